@@ -1,0 +1,24 @@
+"""NMDA-receptor dependent LTP and LTD as drop-in ``brainpy.state`` components.
+
+Components (each a unit-checked ``brainpy.state`` class):
+
+- :class:`GlutamateSynapse` -- presynaptic release with depletion driving AMPA/NMDA gating
+- :class:`LTPNeuron` -- integrate-and-fire neuron with a timed, back-propagating spike and a clamp
+- :class:`LTPProjection` -- per-synapse AMPA conductance and NMDA spine calcium, plastic
+- :class:`CalciumControlRule` -- AMPA insertion/removal by calcium (swappable)
+- :func:`mg_unblock` -- the Mg²⁺ block of NMDA receptors
+"""
+from ._validate import ParameterError
+from .glutamate import GlutamateSynapse
+from .neuron import LTPNeuron
+from .pathway import Pathway
+from .plasticity import CalciumControlRule, PlasticityRule, mg_unblock
+from .projection import LTPProjection, connection_mask
+from . import simulate
+
+__version__ = '0.1.0'
+
+__all__ = [
+    'GlutamateSynapse', 'LTPNeuron', 'LTPProjection', 'CalciumControlRule', 'PlasticityRule',
+    'Pathway', 'mg_unblock', 'connection_mask', 'simulate', 'ParameterError', '__version__',
+]

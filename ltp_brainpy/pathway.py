@@ -1,0 +1,59 @@
+"""A presynaptic pathway onto a population: the unit that protocols and networks are built of."""
+from __future__ import annotations
+
+from typing import Optional
+
+import brainstate
+import saiunit as u
+
+from .glutamate import GlutamateSynapse
+from .neuron import LTPNeuron
+from .parameters import split_parameters
+from .plasticity import CalciumControlRule
+from .projection import LTPProjection
+
+__all__ = ['Pathway']
+
+
+class Pathway(brainstate.nn.Module):
+    r"""``n_pre`` presynaptic axons onto ``n_post`` :class:`LTPNeuron` s through a plastic projection.
+
+    The three components are built from one flat set of model parameters (see
+    :func:`ltp_brainpy.parameters.split_parameters`) and advanced in the order of the biology:
+    presynaptic release, spine calcium and AMPA plasticity, then the membrane.
+
+    Parameters
+    ----------
+    n_pre, n_post : int
+        Number of presynaptic axons and postsynaptic neurons.
+    conn : None, float or bool array
+        Connectivity of the projection (see :class:`LTPProjection`).
+    seed : int, optional
+        Seed of a random connectivity.
+    **params
+        Model parameter overrides by name (e.g. ``theta_p=0.6 * u.uM``, ``gbar_N=0 * u.nS``).
+
+    Examples
+    --------
+    >>> import brainstate, saiunit as u, jax.numpy as jnp
+    >>> from ltp_brainpy import Pathway, simulate
+    >>> path = Pathway(10, 1, gbar_N=0 * u.nS)
+    >>> _ = brainstate.nn.init_all_states(path)
+    >>> spikes = jnp.zeros((100, 10), dtype=bool).at[0].set(True)
+    >>> V = simulate.run(lambda s: (path.update(s), path.neuron.V.value)[1], 100, spikes)
+    """
+
+    def __init__(self, n_pre: int, n_post: int = 1, conn=None, seed: Optional[int] = None,
+                 **params):
+        super().__init__()
+        p = split_parameters(params)
+        self.synapse = GlutamateSynapse(n_pre, **p['synapse'])
+        self.neuron = LTPNeuron(n_post, **p['neuron'])
+        self.projection = LTPProjection(self.synapse, self.neuron, conn=conn, seed=seed,
+                                        rule=CalciumControlRule(**p['rule']), **p['projection'])
+
+    def update(self, pre_spike, I_ext=0.0 * u.pA):
+        """Advance one step given the presynaptic spikes and an injected current (pA)."""
+        self.synapse.update(pre_spike)
+        self.projection.update()
+        return self.neuron.update(I_ext)

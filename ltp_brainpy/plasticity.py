@@ -1,0 +1,219 @@
+r"""Per-step mathematics of coincidence detection and AMPA-receptor insertion.
+
+Pure functions of arrays and saiunit quantities, shared by :class:`~ltp_brainpy.LTPProjection`,
+the protocols and any rule a user swaps in. Keeping them free of state makes each one testable
+against its closed form.
+
+Summary of the equations (docs/model.md, section 3):
+
+.. math::
+
+    B(V) = \frac{1}{1 + [\mathrm{Mg}^{2+}]_o / 3.57\,\mathrm{mM}\; e^{-0.062\, V/\mathrm{mV}}}
+
+    \frac{dCa_{ij}}{dt} = -\frac{Ca_{ij}}{\tau_{Ca}}
+        + \rho\, \bar g_N\, g_i\, B(V_j)\, \max(E_{Ca} - V_j, 0)
+
+    \frac{dw}{dt} = \gamma_p \Omega_p(c)(w_{max} - w) - \gamma_d \Omega_d(c)(w - w_{min})
+        - \frac{w - w_0}{\tau_w}
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import jax
+import saiunit as u
+
+from ._validate import quantity, require
+
+__all__ = [
+    'mg_unblock', 'nmda_calcium_influx', 'relax', 'linear_exp_step',
+    'PlasticityRule', 'CalciumControlRule',
+]
+
+MG_HALF_BLOCK = 3.57 * u.mM  #: Jahr & Stevens (1990) Mg²⁺ constant
+MG_VOLTAGE_SLOPE = 0.062 / u.mV  #: Jahr & Stevens (1990) voltage sensitivity
+
+
+def mg_unblock(V, mg=1.0 * u.mM):
+    r"""Fraction of NMDA receptors free of the Mg²⁺ block (Jahr & Stevens 1990).
+
+    .. math:: B(V) = \left(1 + \frac{[\mathrm{Mg}^{2+}]_o}{3.57\,\mathrm{mM}}
+              e^{-0.062\,V/\mathrm{mV}}\right)^{-1}
+
+    Parameters
+    ----------
+    V : Quantity[mV]
+        Membrane potential (array of any shape).
+    mg : Quantity[mM]
+        Extracellular magnesium concentration.
+
+    Returns
+    -------
+    Array
+        Dimensionless unblocked fraction in (0, 1], same shape as ``V``.
+
+    Examples
+    --------
+    >>> import saiunit as u
+    >>> from ltp_brainpy import mg_unblock
+    >>> float(mg_unblock(-60 * u.mV, 1 * u.mM))  # doctest: +ELLIPSIS
+    0.0796...
+
+    References
+    ----------
+    .. [1] Jahr, C. E., & Stevens, C. F. (1990). Voltage dependence of NMDA-activated macroscopic
+           conductances predicted by single-channel kinetics. J. Neurosci. 10(9), 3178-3182.
+    """
+    quantity('mg_unblock', 'V', V, u.mV)
+    quantity('mg_unblock', 'mg', mg, u.mM)
+    x = mg / MG_HALF_BLOCK * u.math.exp(-MG_VOLTAGE_SLOPE * V)
+    return 1.0 / (1.0 + u.maybe_decimal(x))
+
+
+def nmda_calcium_influx(g, unblocked, V, gbar_N, rho, E_Ca):
+    r"""Calcium entry through NMDA receptors, :math:`\rho \bar g_N g B(V) \max(E_{Ca} - V, 0)`.
+
+    ``g`` (open fraction, presynaptic side) and ``unblocked``/``V`` (postsynaptic side) broadcast
+    against each other: pass ``g[..., :, None]`` and ``V[..., None, :]`` for a (pre, post) matrix.
+    The result is zero without glutamate (``g = 0``) or without receptors (``gbar_N = 0``).
+    """
+    return rho * gbar_N * g * unblocked * u.math.maximum(E_Ca - V, 0.0 * u.mV)
+
+
+def relax(x, x_inf, tau, dt):
+    r"""Exact step of :math:`dx/dt = (x_\infty - x)/\tau` over ``dt`` with constant :math:`x_\infty`.
+
+    This is the exponential-Euler scheme written out (it is exact for a linear ODE); on large
+    (pre, post) matrices it is about twice as fast as :func:`brainstate.nn.exp_euler_step`.
+    """
+    decay = u.math.exp(-dt / tau)
+    return x_inf + (x - x_inf) * decay
+
+
+def linear_exp_step(x, a, b, dt):
+    r"""Exact step of :math:`dx/dt = a - b x` with constant :math:`a, b \ge 0`, stable at ``b = 0``.
+
+    Computed as :math:`x + \Delta t\,(a - b x)\,\varphi_1(b \Delta t)` with
+    :math:`\varphi_1(z) = (1 - e^{-z})/z`, the exponential-Euler update (exact for linear ODEs).
+    """
+    return x + dt * (a - b * x) * u.math.exprel(u.maybe_decimal(-b * dt))
+
+
+def _sigmoid(x):
+    return jax.nn.sigmoid(u.maybe_decimal(x))
+
+
+class PlasticityRule(Protocol):
+    """What :class:`~ltp_brainpy.LTPProjection` needs from a plasticity rule.
+
+    A rule has bounds ``w_min`` and ``w_max`` (nS) and a ``step(w, ca, w0, dt)`` that returns the
+    AMPA conductance after one time step given the plasticity calcium ``ca`` (uM) and the initial
+    conductance ``w0``. It must keep ``w`` inside its bounds.
+    """
+    w_min: u.Quantity
+    w_max: u.Quantity
+
+    def step(self, w, ca, w0, dt): ...
+
+
+class CalciumControlRule:
+    r"""Calcium-control rule for AMPA receptor insertion and removal (Shouval, Bear & Cooper 2002).
+
+    High calcium inserts AMPA receptors (LTP), moderate calcium removes them (LTD), low calcium
+    does nothing:
+
+    .. math::
+
+        \Omega_p(c) = \sigma\left(\frac{c - \theta_p}{\kappa}\right), \qquad
+        \Omega_d(c) = \sigma\left(\frac{c - \theta_d}{\kappa}\right) - \Omega_p(c)
+
+        \frac{dw}{dt} = \gamma_p\,\Omega_p(c)\,(w_{max} - w)
+                      - \gamma_d\,\Omega_d(c)\,(w - w_{min})
+                      - \frac{w - w_0}{\tau_w}
+
+    The right-hand side is linear in :math:`w`, so each step is taken exactly
+    (:func:`linear_exp_step`): :math:`w` can never leave :math:`[w_{min}, w_{max}]` (when
+    :math:`w_0` is inside) whatever the time step.
+
+    Parameters
+    ----------
+    theta_d : Quantity[uM], default 0.35 uM
+        Calcium threshold for depression (Shouval et al. 2002 use a two-threshold Omega).
+    theta_p : Quantity[uM], default 0.55 uM
+        Calcium threshold for potentiation; must exceed ``theta_d``.
+    kappa : Quantity[uM], default 0.01 uM
+        Width of the sigmoid thresholds.
+    gamma_p : Quantity[1/ms], default 2 /s
+        Rate of AMPA insertion at saturating calcium.
+    gamma_d : Quantity[1/ms], default 0.1 /s
+        Rate of AMPA removal in the depression band.
+    w_min, w_max : Quantity[nS], default 0 nS and 1 nS
+        Bounds of the AMPA conductance per synapse.
+    tau_w : Quantity[ms], default inf
+        Time constant of slow forgetting toward the initial conductance (off by default).
+
+    Examples
+    --------
+    >>> import saiunit as u
+    >>> from ltp_brainpy import CalciumControlRule
+    >>> rule = CalciumControlRule(theta_p=0.6 * u.uM)
+    >>> w = rule.step(0.5 * u.nS, ca=1.0 * u.uM, w0=0.5 * u.nS, dt=0.1 * u.ms)
+
+    References
+    ----------
+    .. [1] Shouval, H. Z., Bear, M. F., & Cooper, L. N. (2002). A unified model of NMDA
+           receptor-dependent bidirectional synaptic plasticity. PNAS 99(16), 10831-10836.
+    """
+
+    def __init__(
+        self,
+        theta_d=0.35 * u.uM,
+        theta_p=0.55 * u.uM,
+        kappa=0.01 * u.uM,
+        gamma_p=2.0 / u.second,
+        gamma_d=0.1 / u.second,
+        w_min=0.0 * u.nS,
+        w_max=1.0 * u.nS,
+        tau_w=float('inf') * u.ms,
+    ):
+        name = type(self).__name__
+        self.theta_d = quantity(name, 'theta_d', theta_d, u.uM, nonnegative=True)
+        self.theta_p = quantity(name, 'theta_p', theta_p, u.uM, positive=True)
+        self.kappa = quantity(name, 'kappa', kappa, u.uM, positive=True)
+        self.gamma_p = quantity(name, 'gamma_p', gamma_p, 1 / u.ms, nonnegative=True)
+        self.gamma_d = quantity(name, 'gamma_d', gamma_d, 1 / u.ms, nonnegative=True)
+        self.w_min = quantity(name, 'w_min', w_min, u.nS, nonnegative=True)
+        self.w_max = quantity(name, 'w_max', w_max, u.nS, positive=True)
+        self.tau_w = quantity(name, 'tau_w', tau_w, u.ms, positive=True, allow_inf=True)
+        require(name, self.theta_d < self.theta_p,
+                f'theta_d must be below theta_p, got theta_d={theta_d}, theta_p={theta_p}')
+        require(name, self.w_min <= self.w_max,
+                f'w_min must not exceed w_max, got w_min={w_min}, w_max={w_max}')
+
+    def potentiation(self, ca):
+        r""":math:`\Omega_p(c)`, the dimensionless drive of AMPA insertion."""
+        return _sigmoid((ca - self.theta_p) / self.kappa)
+
+    def depression(self, ca):
+        r""":math:`\Omega_d(c)`, the dimensionless drive of AMPA removal (a band below theta_p)."""
+        return _sigmoid((ca - self.theta_d) / self.kappa) - self.potentiation(ca)
+
+    def _rates(self, ca, w0):
+        p = self.gamma_p * self.potentiation(ca)
+        d = self.gamma_d * self.depression(ca)
+        forget = 1.0 / self.tau_w
+        return p * self.w_max + d * self.w_min + forget * w0, p + d + forget
+
+    def dwdt(self, w, ca, w0):
+        """Right-hand side of the weight equation (nS/ms)."""
+        a, b = self._rates(ca, w0)
+        return a - b * w
+
+    def step(self, w, ca, w0, dt):
+        """AMPA conductance after one exact step of length ``dt`` at calcium ``ca``."""
+        a, b = self._rates(ca, w0)
+        return linear_exp_step(w, a, b, dt)
+
+    def __repr__(self):
+        fields = ', '.join(f'{k}={v}' for k, v in vars(self).items())
+        return f'{type(self).__name__}({fields})'
