@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ltp-brainpy demo
+	$(BIN)/ltp-brainpy run default --out results/default
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,0 +1,235 @@
+"""Experiment configs: TOML with units, parsed into validated settings.
+
+A quantity is written as a string, number then unit: ``t_ap = "2 ms"``,
+``rho = "0.0025 uM/(ms*nS*mV)"``, ``gamma_p = "2 /s"``; lists of them are allowed
+(``hold = ["0 mV", "-70 mV"]``). A config holds top-level settings, a ``[model]`` table of
+model parameter overrides and one or more ``[[run]]`` tables, each naming a protocol and its
+arguments::
+
+    title = "Pairing"
+    dt = "0.1 ms"
+    seed = 0
+
+    [model]
+    theta_p = "0.55 uM"
+
+    [[run]]
+    label = "pairing"
+    protocol = "pairing"
+    hold = ["0 mV", "-70 mV"]
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import inspect
+import operator
+import re
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import saiunit as u
+
+from ._validate import ParameterError, quantity
+from .parameters import default_parameters, parameter_names, unknown_key_error
+from .protocols import PROTOCOLS, check_argument
+from .simulate import DEFAULT_DT
+
+__all__ = ['Config', 'RunSpec', 'load_config', 'parse_quantity', 'apply_overrides']
+
+TOP_LEVEL = {'title', 'description', 'dt', 'seed', 'model', 'run'}
+_QUANTITY = re.compile(r'^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$')
+_OPS = {ast.Mult: operator.mul, ast.Div: operator.truediv, ast.Pow: operator.pow}
+_ALIASES = {'s': u.second, 'sec': u.second, 'min': u.minute, 'V': u.volt, 'A': u.amp,
+            'S': u.siemens, 'F': u.farad, 'M': u.molar}
+
+
+def _unit_of(expr: str, field: str):
+    """Evaluate a unit expression like ``uM/(ms*nS*mV)`` or ``/s`` with saiunit's units only."""
+    text = expr.replace('^', '**').replace('µ', 'u').replace('μ', 'u')
+    if text.startswith('/'):
+        text = '1' + text
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return node.value
+        if isinstance(node, ast.Name):
+            unit = _ALIASES.get(node.id, getattr(u, node.id, None))
+            if isinstance(unit, u.Unit):
+                return unit
+        raise ParameterError(f'{field}: unknown unit {expr!r}')
+
+    try:
+        tree = ast.parse(text, mode='eval')
+    except SyntaxError:
+        raise ParameterError(f'{field}: cannot read the unit {expr!r}') from None
+    return ev(tree)
+
+
+def parse_quantity(value, field: str):
+    """``"2 ms"`` -> ``2 * u.ms``; numbers, booleans and other strings are returned unchanged.
+
+    Lists are parsed element-wise into one quantity array (all elements in the same dimension).
+    """
+    if isinstance(value, list):
+        items = [parse_quantity(v, f'{field}[{i}]') for i, v in enumerate(value)]
+        if items and all(isinstance(v, u.Quantity) for v in items):
+            unit = items[0].unit
+            for i, v in enumerate(items):
+                if not u.have_same_dim(v, unit):
+                    raise ParameterError(f'{field}[{i}]: unit {v.unit} does not match {unit}')
+            return u.Quantity(np.array([float(v.to_decimal(unit)) for v in items]), unit=unit)
+        return items
+    if not isinstance(value, str):
+        return value
+    match = _QUANTITY.match(value)
+    if not match:
+        return value
+    number, unit = float(match.group(1)), match.group(2)
+    if not unit:
+        raise ParameterError(f'{field}: {value!r} has no unit (write e.g. "{number} ms")')
+    return number * _unit_of(unit, field)
+
+
+@dataclasses.dataclass
+class RunSpec:
+    """One protocol call of an experiment."""
+    label: str
+    protocol: str
+    arguments: dict
+
+
+@dataclasses.dataclass
+class Config:
+    """A validated experiment config."""
+    name: str
+    title: str
+    dt: u.Quantity
+    seed: int
+    model: dict
+    runs: list
+    raw: dict  # the resolved TOML (with overrides applied), written next to the results
+
+
+def _protocol_arguments(protocol: str) -> set:
+    signature = inspect.signature(PROTOCOLS[protocol])
+    return {p.name for p in signature.parameters.values()
+            if p.kind is not inspect.Parameter.VAR_KEYWORD} - {'dt', 'pbar'}
+
+
+def check_dt(dt, model: dict) -> None:
+    """Reject a ``dt`` too coarse for the fastest time constant of the model (need 5 steps)."""
+    defaults = {k: v for params in default_parameters().values() for k, v in params.items()}
+    p = {**defaults, **model}
+    fastest = {
+        'tau_clear': p['tau_clear'], 'T_dur': p['T_dur'], 't_ap': p['t_ap'],
+        '1/k_rel': 1 / p['k_rel'], '1/alpha1': 1 / p['alpha1'], '1/beta_A': 1 / p['beta_A'],
+        '1/beta2': 1 / p['beta2'],
+    }
+    name, tau = min(fastest.items(), key=lambda kv: float(kv[1] / u.ms))
+    if float(dt / u.ms) > float(tau / u.ms) / 5 * (1 + 1e-9):
+        raise ParameterError(
+            f'dt: {dt} is too large for the fastest time constant of the model, {name} = '
+            f'{tau.in_unit(u.ms)}; use dt <= {float(tau / u.ms) / 5:g} ms')
+
+
+def _build(raw: dict, name: str) -> Config:
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise unknown_key_error('config', key, TOP_LEVEL)
+    dt = quantity('config', 'dt', parse_quantity(raw.get('dt', str(DEFAULT_DT)), 'dt'), u.ms,
+                  positive=True)
+    seed = raw.get('seed', 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f'seed: must be a non-negative integer, got {seed!r}')
+
+    owners, defaults = parameter_names(), default_parameters()
+    model = {}
+    for key, value in raw.get('model', {}).items():
+        if key not in owners:
+            raise unknown_key_error('model', key, owners)
+        expected = defaults[owners[key]][key]
+        value = parse_quantity(value, f'model.{key}')
+        if isinstance(expected, u.Quantity):
+            value = quantity('model', key, value, expected.unit)
+        model[key] = value
+
+    runs = raw.get('run', [])
+    if not isinstance(runs, list) or not runs:
+        raise ParameterError('run: a config needs at least one [[run]] table')
+    specs = []
+    for index, run in enumerate(runs):
+        where = f'run[{index}]'
+        protocol = run.get('protocol')
+        if protocol not in PROTOCOLS:
+            raise (unknown_key_error(f'{where}.protocol', str(protocol), PROTOCOLS)
+                   if protocol else ParameterError(f'{where}.protocol: missing'))
+        allowed = _protocol_arguments(protocol)
+        arguments = {}
+        for key, value in run.items():
+            if key in ('label', 'protocol'):
+                continue
+            if key not in allowed:
+                raise unknown_key_error(f'{where} ({protocol})', key, allowed)
+            arguments[key] = check_argument(protocol, key,
+                                            parse_quantity(value, f'{where}.{key}'))
+        required = {p.name for p in inspect.signature(PROTOCOLS[protocol]).parameters.values()
+                    if p.default is inspect.Parameter.empty
+                    and p.kind is not inspect.Parameter.VAR_KEYWORD}
+        for key in sorted(required - set(arguments)):
+            raise ParameterError(f'{where} ({protocol}): missing required parameter {key!r}')
+        specs.append(RunSpec(run.get('label', f'{protocol}_{index}'), protocol, arguments))
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise ParameterError(f'run: labels must be unique, got {labels}')
+    check_dt(dt, model)
+    return Config(name, raw.get('title', name), dt, seed, model, specs, raw)
+
+
+def apply_overrides(raw: dict, assignments) -> dict:
+    """Apply ``--set key=value`` assignments to a raw config.
+
+    ``key`` is a model parameter (``theta_p``), a top-level setting (``dt``), or a dotted path
+    (``model.theta_p``, ``run.0.n_pulses``). Values are TOML values (``200``, ``true``,
+    ``"2 Hz"``); a bare word is taken as a string, so ``theta_p=0.6 uM`` also works.
+    """
+    raw = copy.deepcopy(raw)
+    for assignment in assignments:
+        if '=' not in assignment:
+            raise ParameterError(f'--set: expected key=value, got {assignment!r}')
+        key, text = (s.strip() for s in assignment.split('=', 1))
+        try:
+            value = tomllib.loads(f'v = {text}')['v']
+        except tomllib.TOMLDecodeError:
+            value = text
+        path = key.split('.')
+        if len(path) == 1 and key not in TOP_LEVEL:
+            path = ['model', key]
+        target = raw
+        for i, part in enumerate(path[:-1]):
+            if isinstance(target, list):
+                if not part.isdigit() or int(part) >= len(target):
+                    raise ParameterError(f'--set {key}: no run number {part!r}')
+                target = target[int(part)]
+            else:
+                target = target.setdefault(part, {})
+        target[path[-1]] = value
+    return raw
+
+
+def load_config(path, overrides=()) -> Config:
+    """Read, override and validate a TOML config; raises :class:`ParameterError` on bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f'config: no such file {str(path)!r}')
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ParameterError(f'config: {path}: {err}') from None
+    return _build(apply_overrides(raw, overrides), path.stem)

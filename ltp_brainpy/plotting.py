@@ -1,0 +1,107 @@
+"""Figures of the protocols, one per protocol, axes labelled with units."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import saiunit as u  # noqa: E402
+
+__all__ = ['FIGURES', 'figure_for']
+
+
+def _values(q, unit):
+    return np.asarray(q.to_decimal(unit))
+
+
+def mg_block(runs):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for label, r in runs:
+        V = _values(r.conditions['V'], u.mV)
+        ax1.plot(V, np.asarray(r.unblocked), label=f'{label}: [Mg²⁺] = {r.mg}')
+        ax2.plot(V, _values(r.current, u.pA), label='with Mg²⁺')
+        ax2.plot(V, _values(r.current_no_mg, u.pA), '--', label='without Mg²⁺')
+    ax1.set(xlabel='membrane potential (mV)', ylabel='unblocked fraction B(V)',
+            title='Mg²⁺ block (Jahr & Stevens 1990)')
+    ax2.axhline(0, color='0.7', lw=0.8)
+    ax2.set(xlabel='membrane potential (mV)', ylabel='NMDA current, all open (pA)',
+            title='NMDA I-V')
+    ax1.legend(fontsize=8)
+    ax2.legend(fontsize=8)
+    return fig
+
+
+def short_term_depression(runs):
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for label, r in runs:
+        for k, f in enumerate(_values(r.conditions['frequency'], u.Hz)):
+            line, = ax.plot(r.spike, r.relative_release[k], 'o', ms=4, label=f'{f:g} Hz')
+            ax.plot(r.spike, r.analytic_relative_release[k], '-', color=line.get_color(), lw=1)
+    ax.set(xlabel='spike number in the train', ylabel='released glutamate / first spike',
+           title='Short-term depression (dots: model, lines: recursion)', ylim=(0, 1.05))
+    ax.legend(fontsize=8)
+    return fig
+
+
+def pairing(runs):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6),
+                                   gridspec_kw=dict(width_ratios=[1, 1.4]))
+    names, changes = [], []
+    for label, r in runs:
+        for k, hold in enumerate(_values(r.conditions['hold'], u.mV)):
+            name = f'{hold:g} mV' + (' + AP5' if r.conditions['nmda_block'] else '')
+            names.append(name)
+            changes.append(100 * r.weight_change[k])
+            ax2.plot(_values(r.time, u.second), _values(r.weight, u.nS)[k], label=name)
+    ax1.bar(range(len(names)), changes, color=['C3' if c > 5 else '0.6' for c in changes])
+    ax1.set_xticks(range(len(names)), names, rotation=20)
+    ax1.axhline(0, color='k', lw=0.8)
+    ax1.set(ylabel='AMPA conductance change (%)', title='Pairing, 2 Hz (Chen et al. 1999)')
+    ax2.set(xlabel='time (s)', ylabel='mean AMPA conductance (nS)', title='During pairing')
+    ax2.legend(fontsize=8)
+    return fig
+
+
+def stdp(runs):
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for label, r in runs:
+        dt = _values(r.conditions['delta_t'], u.ms)
+        order = np.argsort(dt)
+        ax.plot(dt[order], 100 * r.weight_change[order], 'o-', label=label)
+    ax.axhline(0, color='k', lw=0.8)
+    ax.axvline(0, color='0.7', lw=0.8)
+    ax.set(xlabel='Δt = t_post − t_pre (ms)', ylabel='AMPA conductance change (%)',
+           title='STDP window (Bi & Poo 1998)')
+    ax.legend(fontsize=8)
+    return fig
+
+
+def frequency_response(runs):
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for label, r in runs:
+        f = _values(r.conditions['frequency'], u.Hz)
+        style = 'o-' if len(f) > 1 else 's'
+        ax.plot(f, 100 * r.weight_change, style, label=label)
+    ax.set_xscale('log')
+    ax.axhline(0, color='k', lw=0.8)
+    ax.set(xlabel='stimulation frequency (Hz)', ylabel='AMPA conductance change (%)',
+           title='Frequency response (Dudek & Bear 1992)')
+    ax.legend(fontsize=8)
+    return fig
+
+
+FIGURES = {
+    'mg_block': mg_block,
+    'short_term_depression': short_term_depression,
+    'pairing': pairing,
+    'stdp': stdp,
+    'frequency_response': frequency_response,
+}
+
+
+def figure_for(protocol: str, runs):
+    """The figure of ``protocol`` for a list of ``(label, ProtocolResult)``."""
+    fig = FIGURES[protocol](runs)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,458 @@
+r"""The classic induction protocols of the LTP literature, as batched simulations.
+
+Each protocol takes its conditions (holding potentials, spike timings, frequencies ...) plus
+model parameter overrides by name (``theta_p=0.6 * u.uM``, ``t_ap=3 * u.ms``) and returns a
+:class:`ProtocolResult` whose ``weight_change`` holds :math:`w_{final}/w_{initial} - 1` per
+condition, in the order given, next to the traces its figure needs. All conditions of one call
+run as one compiled simulation: the function that builds, initialises and runs the model for
+one condition is vectorised with ``jax.vmap`` and compiled with ``jax.jit``.
+
+Protocols (sources in ``docs/model.md``):
+
+- :func:`mg_block_iv` -- NMDA unblocked fraction and current vs voltage (Jahr & Stevens 1990)
+- :func:`short_term_depression` -- glutamate released per spike of a train (Tsodyks & Markram 1997)
+- :func:`pairing` -- presynaptic pulses with the cell clamped (Chen, Otmakhov & Lisman 1999)
+- :func:`stdp` -- pre/post spike pairs, optionally in bursts (Bi & Poo 1998)
+- :func:`frequency_response` -- trains of co-stimulated inputs (Dudek & Bear 1992)
+
+Every simulating protocol also takes ``dt`` (the time step, default 0.1 ms) and ``pbar``
+(show a progress bar).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Optional
+
+import brainstate
+import jax
+import jax.numpy as jnp
+import numpy as np
+import saiunit as u
+
+from . import simulate
+from ._validate import ParameterError, quantity
+from .glutamate import GlutamateSynapse
+from .neuron import LTPNeuron
+from .parameters import split_parameters
+from .pathway import Pathway
+from .plasticity import mg_unblock
+
+__all__ = ['ProtocolResult', 'mg_block_iv', 'short_term_depression', 'pairing', 'stdp',
+           'frequency_response', 'PROTOCOLS']
+
+SETTLE = 1000.0 * u.ms  # after the last pulse, before the weights are read: calcium decays
+
+
+@dataclasses.dataclass
+class ProtocolResult:
+    """What a protocol returns.
+
+    Attributes
+    ----------
+    protocol : str
+        Protocol name.
+    conditions : dict
+        The conditions, one entry per condition (e.g. ``{'hold': [0, -70] mV}``).
+    weight_change : numpy.ndarray or None
+        :math:`w_{final}/w_{initial} - 1` per condition (None for protocols without plasticity).
+    traces : dict
+        Arrays/quantities for the figure; also readable as attributes (``result.time``).
+    """
+    protocol: str
+    conditions: dict
+    weight_change: Optional[np.ndarray]
+    traces: dict
+
+    def __getattr__(self, key):
+        traces = self.__dict__.get('traces', {})
+        if key in traces:
+            return traces[key]
+        raise AttributeError(f'{type(self).__name__} has no attribute or trace {key!r}')
+
+    def arrays(self) -> dict:
+        """Every condition and trace as a plain numpy array, the unit in the key (``time_ms``)."""
+        out = {}
+        for group in (self.conditions, self.traces):
+            for key, value in group.items():
+                if isinstance(value, u.Quantity) and not value.unit.is_unitless:
+                    out[f'{key}_{value.unit}'.replace(' ', '').replace('/', '_per_')] = \
+                        np.asarray(value.mantissa)
+                else:
+                    out[key] = np.asarray(u.maybe_decimal(value))
+        if self.weight_change is not None:
+            out['weight_change'] = np.asarray(self.weight_change)
+        return out
+
+
+# --------------------------------------------------------------------------- helpers
+def _pulse(i, onset, period, n, width=1, burst_period=None, n_bursts=1):
+    """True where step ``i`` lies within ``width`` steps after one of ``n`` pulses every
+    ``period`` steps from ``onset`` (repeated ``n_bursts`` times every ``burst_period``)."""
+    k = i - onset
+    b, r = (0, k) if burst_period is None else (k // burst_period, k % burst_period)
+    return (k >= 0) & (b < n_bursts) & (r % period < width) & (r // period < n)
+
+
+def _conditions(owner, name, values, unit, **checks):
+    values = quantity(owner, name, values, unit, **checks)
+    values = u.math.atleast_1d(values)
+    if values.ndim != 1 or values.size == 0:
+        raise ParameterError(f'{owner}: parameter {name!r} must be a non-empty 1-D list')
+    return values
+
+
+def _count(owner, name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ParameterError(f'{owner}: parameter {name!r} must be an integer >= {minimum}, '
+                             f'got {value!r}')
+    return int(value)
+
+
+def _steps(owner, name, value, dt):
+    value = quantity(owner, name, value, u.ms, positive=True)
+    n = value / dt
+    return np.asarray(np.round(np.asarray(u.maybe_decimal(n))), dtype=np.int64)
+
+
+def _interval(pbar: bool, n_blocks: int):
+    """Progress-bar update interval: about 50 updates over the run, or None for no bar."""
+    return max(1, n_blocks // 50) if pbar else None
+
+
+def _batched(fn, *lanes):
+    """Run ``fn`` for every condition (leading axis of ``lanes``) in one compiled call."""
+    return jax.jit(jax.vmap(fn))(*lanes)
+
+
+def _weight_change(w_end, w_start):
+    return np.asarray(u.maybe_decimal(w_end / w_start)) - 1.0
+
+
+# --------------------------------------------------------------------------- protocols
+def mg_block_iv(V=None, mg=1.0 * u.mM, **params) -> ProtocolResult:
+    r"""NMDA unblocked fraction and fully-open NMDA current vs membrane potential.
+
+    :math:`B(V)` and :math:`I = \bar g_N B(V) (E_{NMDA} - V)` with and without Mg²⁺
+    (``gbar_N`` and ``E_NMDA`` from the projection parameters).
+
+    Parameters
+    ----------
+    V : Quantity[mV], default -100 ... 40 mV in 1 mV steps
+        Potentials.
+    mg : Quantity[mM]
+        Extracellular magnesium.
+    """
+    owner = 'mg_block_iv'
+    V = _conditions(owner, 'V', jnp.arange(-100.0, 41.0) * u.mV if V is None else V, u.mV)
+    mg = quantity(owner, 'mg', mg, u.mM, nonnegative=True)
+    p = split_parameters(params, owner)['projection']
+    gbar_N = quantity(owner, 'gbar_N', p.get('gbar_N', 0.5 * u.nS), u.nS, nonnegative=True)
+    E_NMDA = quantity(owner, 'E_NMDA', p.get('E_NMDA', 0.0 * u.mV), u.mV)
+    unblocked = mg_unblock(V, mg)
+    return ProtocolResult(
+        'mg_block', {'V': V}, None,
+        {'unblocked': unblocked,
+         'current': (gbar_N * unblocked * (E_NMDA - V)).in_unit(u.pA),
+         'current_no_mg': (gbar_N * (E_NMDA - V)).in_unit(u.pA),
+         'mg': mg})
+
+
+def short_term_depression(frequencies, n_spikes=20, dt=simulate.DEFAULT_DT, pbar=False,
+                          **params) -> ProtocolResult:
+    r"""Glutamate released by each spike of a regular train, relative to the first.
+
+    Every frequency runs as one condition of a batched simulation of a
+    :class:`GlutamateSynapse`. The analytic recursion (Tsodyks & Markram 1997) for a dock that
+    releases the fraction :math:`U = 1 - e^{-k_{rel} T_{dur}}` per spike and refills with
+    :math:`\tau_{rec}` over the inter-spike interval :math:`\Delta t`,
+
+    .. math:: R_n = U D_n, \qquad
+              D_{n+1} = D_0 - \left(D_0 - (1 - U) D_n\right) e^{-\Delta t/\tau_{rec}},
+
+    is returned next to the simulation (``analytic_relative_release``). Model parameters
+    of other components are accepted (so one ``[model]`` table serves every protocol) and
+    have no effect.
+
+    Returns
+    -------
+    ProtocolResult
+        Traces ``relative_release`` and ``analytic_relative_release`` of shape
+        (frequency, spike), ``released`` (mM per spike).
+    """
+    owner = 'short_term_depression'
+    freqs = _conditions(owner, 'frequencies', frequencies, u.Hz, positive=True)
+    n_spikes = _count(owner, 'n_spikes', n_spikes)
+    dt = quantity(owner, 'dt', dt, u.ms, positive=True)
+    syn_params = split_parameters(params, owner)  # only the synapse's parameters matter here
+    periods = _steps(owner, 'frequencies', 1.0 / freqs, dt)
+    n_steps = int(periods.max()) * n_spikes
+
+    def condition(period):
+        syn = GlutamateSynapse(1, **syn_params['synapse'])
+        syn.init_state()
+
+        def step():
+            i = brainstate.environ.get('i')
+            syn.update(_pulse(i, 0, period, n_spikes)[None])
+            return syn.released.value[0]
+        return simulate.run(step, n_steps, dt=dt, pbar=_interval(pbar, n_steps))
+
+    released = np.asarray(_batched(condition, jnp.asarray(periods)).to_decimal(u.mM))
+    per_spike = np.stack([released[lane, :p * n_spikes].reshape(n_spikes, p).sum(axis=1)
+                          for lane, p in enumerate(periods)])
+
+    syn = GlutamateSynapse(1, **syn_params['synapse'])
+    U = float(syn.release_fraction)
+    D0, tau_rec = float(syn.D0 / u.mM), float(syn.tau_rec / u.ms)
+    analytic = np.empty_like(per_spike)
+    for lane, p in enumerate(periods):
+        D = D0
+        for n in range(n_spikes):
+            analytic[lane, n] = U * D
+            D = D0 - (D0 - (1 - U) * D) * math.exp(-p * float(dt / u.ms) / tau_rec)
+    return ProtocolResult(
+        'short_term_depression', {'frequency': freqs}, None,
+        {'spike': np.arange(1, n_spikes + 1),
+         'released': per_spike * u.mM,
+         'relative_release': per_spike / per_spike[:, :1],
+         'analytic_relative_release': analytic / analytic[:, :1],
+         'release_fraction': U})
+
+
+def _clamp_run(owner, holds, n_inputs, period, n_pulses, dt, pbar, **params):
+    settle = int(math.ceil(float(SETTLE / dt) / period))
+    n_blocks = n_pulses + settle
+
+    def condition(hold):
+        path = Pathway(n_inputs, 1, **params)
+        brainstate.nn.init_all_states(path)
+        path.neuron.clamp(hold * u.mV)
+        w0 = path.projection.w.value
+
+        def step():
+            i = brainstate.environ.get('i')
+            path.update(u.math.broadcast_to(_pulse(i, 0, period, n_pulses), (n_inputs,)))
+
+        w = simulate.run(step, n_blocks * period, dt=dt, every=period,
+                         pbar=_interval(pbar, n_blocks), monitor=lambda: path.projection.w.value.mean())
+        return w, w0.mean()
+
+    return _batched(condition, holds.to_decimal(u.mV))
+
+
+def pairing(hold, n_pulses=200, frequency=2.0 * u.Hz, nmda_block=False, mg=1.0 * u.mM,
+            n_inputs=1, dt=simulate.DEFAULT_DT, pbar=False, **params) -> ProtocolResult:
+    r"""Pairing: presynaptic pulses while the postsynaptic cell is voltage-clamped.
+
+    For each holding potential in ``hold`` the cell is clamped and its ``n_inputs`` synapses
+    are stimulated ``n_pulses`` times at ``frequency`` (Chen, Otmakhov & Lisman 1999: 200
+    pulses at 2 Hz at 0 mV give LTP; at -70 mV or with AP5 nothing).
+
+    Parameters
+    ----------
+    hold : Quantity[mV]
+        Holding potentials, one condition each.
+    n_pulses, frequency : int, Quantity[Hz]
+        The presynaptic train.
+    nmda_block : bool
+        Block NMDA receptors (``gbar_N = 0``, the AP5 control).
+    mg : Quantity[mM]
+        Extracellular magnesium.
+    n_inputs : int
+        Stimulated synapses onto the cell.
+
+    Returns
+    -------
+    ProtocolResult
+        ``weight_change`` per holding potential; traces ``time`` and ``weight`` (mean AMPA
+        conductance after each pulse, shape (condition, time)).
+    """
+    owner = 'pairing'
+    holds = _conditions(owner, 'hold', hold, u.mV)
+    n_pulses, n_inputs = _count(owner, 'n_pulses', n_pulses), _count(owner, 'n_inputs', n_inputs)
+    dt = quantity(owner, 'dt', dt, u.ms, positive=True)
+    period = int(_steps(owner, 'frequency', 1.0 / quantity(owner, 'frequency', frequency, u.Hz,
+                                                           positive=True), dt))
+    if nmda_block:
+        params['gbar_N'] = 0.0 * u.nS
+    w, w0 = _clamp_run(owner, holds, n_inputs, period, n_pulses, dt, pbar,
+                       mg=quantity(owner, 'mg', mg, u.mM, nonnegative=True), **params)
+    time = (np.arange(1, w.shape[1] + 1) * period) * dt
+    return ProtocolResult('pairing', {'hold': holds, 'nmda_block': bool(nmda_block)},
+                          _weight_change(w[:, -1], w0), {'time': time.in_unit(u.second),
+                                                         'weight': w})
+
+
+def _spike_latency(neuron_params, current, dt) -> int:
+    """Steps from the onset of a current step to the spike, for a neuron at rest."""
+    neuron = LTPNeuron(1, **neuron_params)
+    E_L, V_th = float(neuron.E_L / u.mV), float(neuron.V_th / u.mV)
+    tau, v_inf = float(neuron.C / neuron.g_L / u.ms), float(current / neuron.g_L / u.mV)
+    if E_L + v_inf <= V_th:
+        raise ParameterError(f'stdp: stim_current={current} cannot bring the neuron to threshold')
+    t_star = -tau * math.log(1.0 - (V_th - E_L) / v_inf)
+    return max(int(math.ceil(t_star / float(dt / u.ms) - 1e-9)), 1)
+
+
+def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=None,
+         stim_current=10.0 * u.nA, stim_duration=0.5 * u.ms, n_inputs=1,
+         dt=simulate.DEFAULT_DT, pbar=False, **params) -> ProtocolResult:
+    r"""Spike-timing dependent plasticity: presynaptic spikes paired with postsynaptic spikes.
+
+    Each pair is a presynaptic spike at :math:`t_{pre}` and a postsynaptic spike at
+    :math:`t_{post} = t_{pre} + \Delta t`, evoked by a brief current pulse whose onset is
+    advanced by the neuron's latency to threshold (computed from its passive membrane).
+    ``n_pairs`` pairs at ``frequency`` form a burst; ``n_bursts`` bursts are repeated every
+    ``burst_interval`` (Bi & Poo 1998: 60 pairs at 1 Hz; LTP for small positive
+    :math:`\Delta t`, LTD for small negative).
+
+    Parameters
+    ----------
+    delta_t : Quantity[ms]
+        :math:`t_{post} - t_{pre}`, one condition each.
+    n_pairs, frequency : int, Quantity[Hz]
+        Pairs per burst and their rate.
+    n_bursts, burst_interval : int, Quantity[ms]
+        Number of bursts and their onset-to-onset interval (needed when ``n_bursts > 1``).
+    stim_current, stim_duration : Quantity[nA], Quantity[ms]
+        The current pulse that makes the postsynaptic spike.
+
+    Returns
+    -------
+    ProtocolResult
+        ``weight_change`` per :math:`\Delta t`; traces ``time`` and ``weight``.
+    """
+    owner = 'stdp'
+    deltas = _conditions(owner, 'delta_t', delta_t, u.ms)
+    n_pairs, n_bursts = _count(owner, 'n_pairs', n_pairs), _count(owner, 'n_bursts', n_bursts)
+    n_inputs = _count(owner, 'n_inputs', n_inputs)
+    dt = quantity(owner, 'dt', dt, u.ms, positive=True)
+    period = int(_steps(owner, 'frequency', 1.0 / quantity(owner, 'frequency', frequency, u.Hz,
+                                                           positive=True), dt))
+    if n_bursts > 1 and burst_interval is None:
+        raise ParameterError(f'{owner}: parameter {"burst_interval"!r} is needed when n_bursts > 1')
+    burst_period = None if burst_interval is None else int(
+        _steps(owner, 'burst_interval', burst_interval, dt))
+    if burst_period is not None and burst_period < n_pairs * period:
+        raise ParameterError(f'{owner}: parameter {"burst_interval"!r} must be at least '
+                             f'n_pairs / frequency = {n_pairs * period * dt}')
+    current = quantity(owner, 'stim_current', stim_current, u.nA, positive=True)
+    width = int(_steps(owner, 'stim_duration', stim_duration, dt))
+    split = split_parameters(params, owner)
+    latency = _spike_latency(split['neuron'], current, dt)
+
+    delta_steps = np.asarray(np.round(np.asarray(deltas.to_decimal(u.ms)) / float(dt / u.ms)),
+                             dtype=np.int64)
+    lead = max(0, int(-delta_steps.min())) + latency + int(round(float(50 * u.ms / dt)))
+    span = (n_bursts - 1) * (burst_period or 0) + n_pairs * period
+    every = period
+    n_steps = lead + span + max(0, int(delta_steps.max())) + int(round(float(SETTLE / dt)))
+    n_steps = int(math.ceil(n_steps / every) * every)
+
+    def condition(delta):
+        path = Pathway(n_inputs, 1, **params)
+        brainstate.nn.init_all_states(path)
+        w0 = path.projection.w.value
+        post_onset = lead + delta - (latency - 1)
+
+        def step():
+            i = brainstate.environ.get('i')
+            pre = _pulse(i, lead, period, n_pairs, 1, burst_period, n_bursts)
+            post = _pulse(i, post_onset, period, n_pairs, width, burst_period, n_bursts)
+            path.update(u.math.broadcast_to(pre, (n_inputs,)),
+                        u.math.where(post, current, 0.0 * u.nA)[None])
+
+        w = simulate.run(step, n_steps, dt=dt, every=every,
+                         pbar=_interval(pbar, n_steps // every), monitor=lambda: path.projection.w.value.mean())
+        return w, w0.mean()
+
+    w, w0 = _batched(condition, jnp.asarray(delta_steps))
+    time = (np.arange(1, w.shape[1] + 1) * every) * dt
+    return ProtocolResult('stdp', {'delta_t': deltas}, _weight_change(w[:, -1], w0),
+                          {'time': time.in_unit(u.second), 'weight': w})
+
+
+def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAULT_DT,
+                       pbar=False, **params) -> ProtocolResult:
+    r"""Frequency response: trains of pulses on a pathway of co-stimulated inputs.
+
+    ``n_inputs`` synapses onto one free (unclamped) neuron are stimulated together
+    ``n_pulses`` times at each frequency (Dudek & Bear 1992: 900 pulses; LTD at 1-3 Hz, LTP
+    at 50 Hz, crossover near 10 Hz -- the BCM curve). A tetanus is
+    ``frequency_response([100] * u.Hz, n_pulses=100)``. All frequencies run in one batched
+    simulation as long as the slowest train; each condition's weights are read
+    ``SETTLE`` = 1 s after its last pulse (plasticity is frozen from then on).
+
+    Returns
+    -------
+    ProtocolResult
+        ``weight_change`` per frequency; traces ``time`` and ``weight`` (condition, time),
+        and ``post_rate`` (postsynaptic spikes per second during the train).
+    """
+    owner = 'frequency_response'
+    freqs = _conditions(owner, 'frequencies', frequencies, u.Hz, positive=True)
+    n_pulses, n_inputs = _count(owner, 'n_pulses', n_pulses), _count(owner, 'n_inputs', n_inputs)
+    dt = quantity(owner, 'dt', dt, u.ms, positive=True)
+    periods = _steps(owner, 'frequencies', 1.0 / freqs, dt)
+    settle = int(round(float(SETTLE / dt)))
+    ends = periods * n_pulses + settle
+    every = int(round(float(100 * u.ms / dt)))
+    n_steps = int(math.ceil(ends.max() / every) * every)
+
+    def condition(period, end):
+        path = Pathway(n_inputs, 1, **params)
+        brainstate.nn.init_all_states(path)
+        w0 = path.projection.w.value
+        spikes = brainstate.ShortTermState(jnp.zeros(()))
+
+        def step():
+            i = brainstate.environ.get('i')
+            path.projection.plastic = i < end
+            spike = path.update(u.math.broadcast_to(_pulse(i, 0, period, n_pulses), (n_inputs,)))
+            spikes.value = spikes.value + spike.sum() * (i < period * n_pulses)
+
+        w = simulate.run(step, n_steps, dt=dt, every=every,
+                         pbar=_interval(pbar, n_steps // every), monitor=lambda: path.projection.w.value.mean())
+        return w, w0.mean(), spikes.value
+
+    w, w0, n_post = _batched(condition, jnp.asarray(periods), jnp.asarray(ends))
+    duration = (periods * n_pulses) * dt
+    time = (np.arange(1, w.shape[1] + 1) * every) * dt
+    return ProtocolResult('frequency_response', {'frequency': freqs},
+                          _weight_change(w[:, -1], w0),
+                          {'time': time.in_unit(u.second), 'weight': w,
+                           'post_rate': (np.asarray(n_post) / duration).in_unit(u.Hz)})
+
+
+#: Units and checks of the protocols' arguments, used to validate a config before running it.
+ARGUMENTS = {
+    'V': (u.mV, {}), 'hold': (u.mV, {}), 'delta_t': (u.ms, {}),
+    'frequencies': (u.Hz, dict(positive=True)), 'frequency': (u.Hz, dict(positive=True)),
+    'burst_interval': (u.ms, dict(positive=True)), 'stim_duration': (u.ms, dict(positive=True)),
+    'stim_current': (u.nA, dict(positive=True)), 'mg': (u.mM, dict(nonnegative=True)),
+    'n_spikes': (int, {}), 'n_pulses': (int, {}), 'n_pairs': (int, {}), 'n_bursts': (int, {}),
+    'n_inputs': (int, {}), 'nmda_block': (bool, {}),
+}
+
+
+def check_argument(protocol: str, name: str, value):
+    """Validate one protocol argument (unit, sign, integer count) without running anything."""
+    unit, checks = ARGUMENTS[name]
+    if unit is int:
+        return _count(protocol, name, value)
+    if unit is bool:
+        if not isinstance(value, bool):
+            raise ParameterError(f'{protocol}: parameter {name!r} must be true or false, '
+                                 f'got {value!r}')
+        return value
+    return quantity(protocol, name, value, unit, **checks)
+
+
+PROTOCOLS = {
+    'mg_block': mg_block_iv,
+    'short_term_depression': short_term_depression,
+    'pairing': pairing,
+    'stdp': stdp,
+    'frequency_response': frequency_response,
+}

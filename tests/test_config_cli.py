@@ -1,0 +1,108 @@
+"""Configs, the experiment runner and the command line."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import saiunit as u
+
+from ltp_brainpy import ParameterError
+from ltp_brainpy.cli import main
+from ltp_brainpy.config import apply_overrides, load_config, parse_quantity
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / 'configs'
+
+
+def test_parse_quantity():
+    assert parse_quantity('2 ms', 'x') == 2 * u.ms
+    rho = parse_quantity('0.0025 uM/(ms*nS*mV)', 'rho')
+    assert u.have_same_dim(rho, u.uM / (u.ms * u.nS * u.mV))
+    assert float(parse_quantity('2 /s', 'g') / (1 / u.second)) == pytest.approx(2.0)
+    holds = parse_quantity(['0 mV', '-70 mV'], 'hold')
+    np.testing.assert_allclose(holds.to_decimal(u.mV), [0, -70])
+    assert parse_quantity(True, 'b') is True and parse_quantity('pairing', 'p') == 'pairing'
+    with pytest.raises(ParameterError, match='x: .* has no unit'):
+        parse_quantity('2', 'x')
+    with pytest.raises(ParameterError, match="unknown unit 'parsecs'"):
+        parse_quantity('2 parsecs', 'x')
+
+
+def test_every_config_loads_and_is_listed(capsys):
+    names = sorted(p.stem for p in CONFIGS.glob('*.toml'))
+    assert names == ['default', 'depression', 'frequency', 'mg_block', 'pairing', 'stdp']
+    for name in names:
+        config = load_config(CONFIGS / f'{name}.toml')
+        assert config.runs and config.dt == 0.1 * u.ms
+    assert main(['list', '--dir', str(CONFIGS)]) == 0
+    assert 'Pairing LTP' in capsys.readouterr().out
+
+
+def test_overrides():
+    raw = apply_overrides({'run': [{'protocol': 'pairing', 'hold': ['0 mV']}]},
+                          ['theta_p=0.6 uM', 'dt="0.05 ms"', 'run.0.n_pulses=20'])
+    assert raw['model']['theta_p'] == '0.6 uM' and raw['dt'] == '0.05 ms'
+    assert raw['run'][0]['n_pulses'] == 20
+    config = load_config(CONFIGS / 'pairing.toml', ['gbar_N=0.25 nS'])
+    assert config.model['gbar_N'] == 0.25 * u.nS
+
+
+@pytest.mark.parametrize('setting, message', [
+    ('thetap="0.6 uM"', "model: unknown parameter 'thetap'; did you mean 'theta_p'"),
+    ('run.0.holds=["0 mV"]', "run\\[0\\] \\(pairing\\): unknown parameter 'holds'; did you mean 'hold'"),
+    ('theta_p=0.6', "model.theta_p: 0.6 has no unit|'theta_p' must be a quantity"),
+    ('theta_p="0.6 mV"', "'theta_p' must be in uM"),
+    ('run.0.frequency="0 Hz"', "'frequency' must be > 0"),
+    ('run.0.n_pulses=-3', "'n_pulses' must be an integer >= 1"),
+    ('dt="0.5 ms"', 'dt: 0.5 ms is too large for the fastest time constant'),
+    ('dt="-0.1 ms"', "'dt' must be > 0"),
+])
+def test_bad_input_exits_2_with_one_line_and_keeps_old_results(setting, message, tmp_path,
+                                                                 capsys):
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'results.json').write_text('{"old": true}')
+    code = main(['run', str(CONFIGS / 'pairing.toml'), '--out', str(out), '--set', setting,
+                 '--set', 'run.0.n_pulses=2', '--set', 'run.1.n_pulses=2']
+                if 'n_pulses' not in setting else
+                ['run', str(CONFIGS / 'pairing.toml'), '--out', str(out), '--set', setting])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith('error: ') and err.count('\n') == 1
+    import re
+    assert re.search(message, err), err
+    assert sorted(p.name for p in out.iterdir()) == ['results.json']
+    assert json.loads((out / 'results.json').read_text()) == {'old': True}
+
+
+def test_unknown_top_level_key_and_missing_config(tmp_path, capsys):
+    bad = tmp_path / 'bad.toml'
+    bad.write_text('titel = "x"\n[[run]]\nprotocol = "mg_block"\n')
+    assert main(['run', str(bad)]) == 2
+    assert "unknown parameter 'titel'; did you mean 'title'" in capsys.readouterr().err
+    assert main(['run', str(tmp_path / 'missing.toml')]) == 2
+    bad.write_text('[[run]]\nprotocol = "pairing"\n')
+    assert main(['run', str(bad)]) == 2
+    assert "run[0] (pairing): missing required parameter 'hold'" in capsys.readouterr().err
+
+
+def test_run_writes_results_arrays_figures_and_metadata(tmp_path):
+    out = tmp_path / 'dep'
+    assert main(['run', str(CONFIGS / 'depression.toml'), '--out', str(out)]) == 0
+    assert main(['run', str(CONFIGS / 'mg_block.toml'), '--out', str(tmp_path / 'mg')]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ['depression.npz', 'metadata.json', 'results.json',
+                     'short_term_depression.png']
+    meta = json.loads((out / 'metadata.json').read_text())
+    assert meta['seed'] == 0 and meta['versions']['brainpy'] and meta['versions']['jax']
+    assert meta['config']['run'][0]['frequencies'] == ['5 Hz', '10 Hz', '20 Hz', '50 Hz']
+    results = json.loads((out / 'results.json').read_text())
+    assert results['targets'][0]['passed']
+    arrays = np.load(out / 'depression.npz')
+    assert arrays['relative_release'].shape == (4, 20)
+    assert (out / 'short_term_depression.png').read_bytes()[:4] == b'\x89PNG'
+    # The same config and seed give identical results.
+    again = tmp_path / 'again'
+    assert main(['run', str(CONFIGS / 'depression.toml'), '--out', str(again)]) == 0
+    np.testing.assert_array_equal(np.load(again / 'depression.npz')['released_mM'],
+                                  arrays['released_mM'])
