@@ -7,10 +7,12 @@ Components (each a unit-checked ``brainpy.state`` class):
 - :class:`LTPProjection` -- per-synapse AMPA conductance and NMDA spine calcium, plastic
 - :class:`CalciumControlRule` -- AMPA insertion/removal by calcium (swappable)
 - :func:`mg_unblock` -- the Mg²⁺ block of NMDA receptors
+- :class:`LayeredNetwork` -- layers of LTP neurons with plastic bottom-up/top-down projections
 """
 from ._validate import ParameterError
 from .glutamate import GlutamateSynapse
 from .neuron import LTPNeuron
+from .network import LayeredNetwork, LateralInhibition, NetworkRecord
 from .pathway import Pathway
 from .plasticity import CalciumControlRule, PlasticityRule, mg_unblock
 from .projection import LTPProjection, connection_mask
@@ -20,5 +22,5 @@ __version__ = '0.1.0'
 
 __all__ = [
     'GlutamateSynapse', 'LTPNeuron', 'LTPProjection', 'CalciumControlRule', 'PlasticityRule',
-    'Pathway', 'mg_unblock', 'connection_mask', 'simulate', 'ParameterError', '__version__',
+    'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock', 'connection_mask', 'simulate', 'ParameterError', '__version__',
 ]

@@ -49,6 +49,9 @@ def _run(args) -> int:
         if run['weight_change'] is not None:
             changes = ', '.join(f'{100 * c:+.1f} %' for c in run['weight_change'])
             print(f'  {label:12s} weight change: {changes}')
+        for key, value in run.items():
+            if key not in ('protocol', 'conditions', 'weight_change'):
+                print(f'  {label:12s} {key}: {value:.3f}')
     if summary['targets']:
         print('Targets:')
         print(format_targets(summary['targets']), end='')

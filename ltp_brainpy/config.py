@@ -23,7 +23,6 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
-import inspect
 import operator
 import re
 import tomllib
@@ -34,7 +33,7 @@ import saiunit as u
 
 from ._validate import ParameterError, quantity
 from .parameters import default_parameters, parameter_names, unknown_key_error
-from .protocols import PROTOCOLS, check_argument
+from .registry import PROTOCOLS, allowed_arguments, check_argument, required_arguments
 from .simulate import DEFAULT_DT
 
 __all__ = ['Config', 'RunSpec', 'load_config', 'parse_quantity', 'apply_overrides']
@@ -117,12 +116,6 @@ class Config:
     raw: dict  # the resolved TOML (with overrides applied), written next to the results
 
 
-def _protocol_arguments(protocol: str) -> set:
-    signature = inspect.signature(PROTOCOLS[protocol])
-    return {p.name for p in signature.parameters.values()
-            if p.kind is not inspect.Parameter.VAR_KEYWORD} - {'dt', 'pbar'}
-
-
 def check_dt(dt, model: dict) -> None:
     """Reject a ``dt`` too coarse for the fastest time constant of the model (need 5 steps)."""
     defaults = {k: v for params in default_parameters().values() for k, v in params.items()}
@@ -170,7 +163,7 @@ def _build(raw: dict, name: str) -> Config:
         if protocol not in PROTOCOLS:
             raise (unknown_key_error(f'{where}.protocol', str(protocol), PROTOCOLS)
                    if protocol else ParameterError(f'{where}.protocol: missing'))
-        allowed = _protocol_arguments(protocol)
+        allowed = allowed_arguments(protocol)
         arguments = {}
         for key, value in run.items():
             if key in ('label', 'protocol'):
@@ -179,10 +172,7 @@ def _build(raw: dict, name: str) -> Config:
                 raise unknown_key_error(f'{where} ({protocol})', key, allowed)
             arguments[key] = check_argument(protocol, key,
                                             parse_quantity(value, f'{where}.{key}'))
-        required = {p.name for p in inspect.signature(PROTOCOLS[protocol]).parameters.values()
-                    if p.default is inspect.Parameter.empty
-                    and p.kind is not inspect.Parameter.VAR_KEYWORD}
-        for key in sorted(required - set(arguments)):
+        for key in sorted(required_arguments(protocol) - set(arguments)):
             raise ParameterError(f'{where} ({protocol}): missing required parameter {key!r}')
         specs.append(RunSpec(run.get('label', f'{protocol}_{index}'), protocol, arguments))
     labels = [s.label for s in specs]

@@ -24,7 +24,7 @@ import saiunit as u
 from . import __version__
 from .config import Config
 from .plotting import figure_for
-from .protocols import PROTOCOLS
+from .registry import PROTOCOLS, accepts
 from .targets import evaluate
 
 __all__ = ['run_protocols', 'run_experiment', 'package_versions']
@@ -53,9 +53,9 @@ def run_protocols(config: Config, progress: bool = False) -> dict:
     results = {}
     for spec in config.runs:
         kwargs = dict(spec.arguments)
-        if spec.protocol != 'mg_block':
-            kwargs['dt'] = config.dt
-            kwargs['pbar'] = progress
+        for name, value in (('dt', config.dt), ('seed', config.seed), ('pbar', progress)):
+            if accepts(spec.protocol, name):
+                kwargs[name] = value
         results[spec.label] = PROTOCOLS[spec.protocol](**kwargs, **config.model)
     return results
 
@@ -103,7 +103,7 @@ def run_experiment(config: Config, out_dir, command=None, progress: bool = True)
         'experiment': config.name, 'title': config.title,
         'runs': {label: {'protocol': r.protocol,
                          'conditions': {k: _jsonable(v) for k, v in r.conditions.items()},
-                         'weight_change': _jsonable(r.weight_change)}
+                         'weight_change': _jsonable(r.weight_change), **r.summary}
                  for label, r in results.items()},
         'targets': targets,
         'files': {},

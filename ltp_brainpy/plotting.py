@@ -91,12 +91,70 @@ def frequency_response(runs):
     return fig
 
 
+def dbn_training(runs):
+    label, r = runs[0]
+    layers = sorted(k for k in r.traces if k.startswith('rates_'))
+    projections = sorted(k[len('w_before_'):] for k in r.traces if k.startswith('w_before_'))
+    n_cols = max(len(layers), len(projections))
+    fig, axes = plt.subplots(3, n_cols, figsize=(3.2 * n_cols, 8.4), squeeze=False)
+    for col, key in enumerate(layers):
+        rates = _values(r.traces[key], u.Hz)  # (cycle, pattern, unit)
+        for row, (cycle, name) in enumerate([(0, 'first'), (-1, 'last')]):
+            ax = axes[row, col]
+            im = ax.imshow(rates[cycle], aspect='auto', cmap='viridis')
+            ax.set(title=f'layer {key[6:]}, {name} cycle', xlabel='unit', ylabel='pattern')
+            fig.colorbar(im, ax=ax, label='rate (Hz)')
+    for col, name in enumerate(projections):
+        ax = axes[2, col]
+        before = _values(r.traces[f'w_before_{name}'], u.nS).ravel()
+        after = _values(r.traces[f'w_after_{name}'], u.nS).ravel()
+        ax.plot(before, after, 'o', ms=3)
+        ax.plot([0, 1], [0, 1], color='0.7', lw=0.8)
+        ax.set(title=f'{name} weights', xlabel='before training (nS)',
+               ylabel='after training (nS)', xlim=(0, 1.02), ylim=(0, 1.02))
+    for ax in axes.ravel()[len(layers):n_cols]:
+        ax.axis('off')
+    for row in range(2):
+        for ax in axes[row, len(layers):]:
+            ax.axis('off')
+    for ax in axes[2, len(projections):]:
+        ax.axis('off')
+    return fig
+
+
+def association(runs):
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 3.8))
+    x = np.arange(len(runs))
+    for offset, stage, color in [(-0.2, 0, '0.6'), (0.2, 1, 'C3')]:
+        name = 'before' if stage == 0 else 'after training'
+        ax1.bar(x + offset, [r.completion[stage] for _, r in runs], 0.4, color=color, label=name)
+        ax2.bar(x + offset, [r.code_overlap[stage] for _, r in runs], 0.4, color=color,
+                label=name)
+    for ax, title in [(ax1, 'completion: corr(h(A), h(A+B))'),
+                      (ax2, 'code overlap between pairs')]:
+        ax.set_xticks(x, [label for label, _ in runs], rotation=15)
+        ax.axhline(0, color='k', lw=0.8)
+        ax.set(title=title, ylabel='correlation')
+        ax.legend(fontsize=8)
+    label, r = runs[0]
+    h = np.concatenate([_values(r.hidden_A, u.Hz)[1], _values(r.hidden_AB, u.Hz)[1]])
+    im = ax3.imshow(h, aspect='auto', cmap='viridis')
+    n = h.shape[0] // 2
+    ax3.set_yticks(range(2 * n), [f'A{k + 1}' for k in range(n)] + [f'A{k + 1}+B{k + 1}'
+                                                                     for k in range(n)])
+    ax3.set(title=f'{label}: hidden rates after training', xlabel='hidden unit')
+    fig.colorbar(im, ax=ax3, label='rate (Hz)')
+    return fig
+
+
 FIGURES = {
     'mg_block': mg_block,
     'short_term_depression': short_term_depression,
     'pairing': pairing,
     'stdp': stdp,
     'frequency_response': frequency_response,
+    'dbn_training': dbn_training,
+    'association': association,
 }
 
 

@@ -110,6 +110,9 @@ class LTPProjection(brainpy.state.Projection):
         Conversion of NMDA calcium current into spine concentration.
     tau_ca : Quantity[ms], default 20 ms
         Spine calcium decay time constant.
+    current_scale : float, default 1
+        Factor on the current delivered to the soma (not on spine calcium or plasticity):
+        dendritic attenuation, or normalisation of a large fan-in in networks.
     rule : PlasticityRule, default CalciumControlRule()
         Plasticity rule; any object with ``w_min``, ``w_max`` and ``step(w, ca, w0, dt)``.
     plastic : bool, default True
@@ -161,6 +164,7 @@ class LTPProjection(brainpy.state.Projection):
         mg=1.0 * u.mM,
         rho=0.0025 * u.uM / (u.ms * u.nS * u.mV),
         tau_ca=20.0 * u.ms,
+        current_scale=1.0,
         rule: Optional[PlasticityRule] = None,
         plastic: bool = True,
         seed: Optional[int] = None,
@@ -189,6 +193,8 @@ class LTPProjection(brainpy.state.Projection):
         self.mg = quantity(owner, 'mg', mg, u.mM, nonnegative=True)
         self.rho = quantity(owner, 'rho', rho, u.uM / (u.ms * u.nS * u.mV), nonnegative=True)
         self.tau_ca = quantity(owner, 'tau_ca', tau_ca, u.ms, positive=True)
+        self.current_scale = u.maybe_decimal(
+            quantity(owner, 'current_scale', current_scale, u.UNITLESS, nonnegative=True))
         self._plastic_at_init = bool(plastic)
         # NMDA receptors per postsynaptic neuron: sum_i g_i over its connected inputs.
         self._n_inputs = None if self.mask is None else u.math.asarray(self.mask, dtype=float)
@@ -236,7 +242,8 @@ class LTPProjection(brainpy.state.Projection):
         g_nmda = self.gbar_N * (u.math.sum(g, axis=-1, keepdims=True) if self._n_inputs is None
                                 else _batched_matvec(g, self._n_inputs))
         unblocked = mg_unblock(V_d, self.mg)
-        return g_ampa * (self.E_AMPA - V_d) + g_nmda * unblocked * (self.E_NMDA - V_d)
+        current = g_ampa * (self.E_AMPA - V_d) + g_nmda * unblocked * (self.E_NMDA - V_d)
+        return self.current_scale * current
 
     def plasticity_calcium(self):
         """Calcium that drives the rule, :math:`Ca_{ij} + ca_{post,j}` (uM)."""

@@ -20,7 +20,6 @@ Every simulating protocol also takes ``dt`` (the time step, default 0.1 ms) and 
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, Optional
 
@@ -37,52 +36,12 @@ from .neuron import LTPNeuron
 from .parameters import split_parameters
 from .pathway import Pathway
 from .plasticity import mg_unblock
+from .results import ProtocolResult
 
 __all__ = ['ProtocolResult', 'mg_block_iv', 'short_term_depression', 'pairing', 'stdp',
-           'frequency_response', 'PROTOCOLS']
+           'frequency_response']
 
 SETTLE = 1000.0 * u.ms  # after the last pulse, before the weights are read: calcium decays
-
-
-@dataclasses.dataclass
-class ProtocolResult:
-    """What a protocol returns.
-
-    Attributes
-    ----------
-    protocol : str
-        Protocol name.
-    conditions : dict
-        The conditions, one entry per condition (e.g. ``{'hold': [0, -70] mV}``).
-    weight_change : numpy.ndarray or None
-        :math:`w_{final}/w_{initial} - 1` per condition (None for protocols without plasticity).
-    traces : dict
-        Arrays/quantities for the figure; also readable as attributes (``result.time``).
-    """
-    protocol: str
-    conditions: dict
-    weight_change: Optional[np.ndarray]
-    traces: dict
-
-    def __getattr__(self, key):
-        traces = self.__dict__.get('traces', {})
-        if key in traces:
-            return traces[key]
-        raise AttributeError(f'{type(self).__name__} has no attribute or trace {key!r}')
-
-    def arrays(self) -> dict:
-        """Every condition and trace as a plain numpy array, the unit in the key (``time_ms``)."""
-        out = {}
-        for group in (self.conditions, self.traces):
-            for key, value in group.items():
-                if isinstance(value, u.Quantity) and not value.unit.is_unitless:
-                    out[f'{key}_{value.unit}'.replace(' ', '').replace('/', '_per_')] = \
-                        np.asarray(value.mantissa)
-                else:
-                    out[key] = np.asarray(u.maybe_decimal(value))
-        if self.weight_change is not None:
-            out['weight_change'] = np.asarray(self.weight_change)
-        return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -423,36 +382,3 @@ def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAU
                           _weight_change(w[:, -1], w0),
                           {'time': time.in_unit(u.second), 'weight': w,
                            'post_rate': (np.asarray(n_post) / duration).in_unit(u.Hz)})
-
-
-#: Units and checks of the protocols' arguments, used to validate a config before running it.
-ARGUMENTS = {
-    'V': (u.mV, {}), 'hold': (u.mV, {}), 'delta_t': (u.ms, {}),
-    'frequencies': (u.Hz, dict(positive=True)), 'frequency': (u.Hz, dict(positive=True)),
-    'burst_interval': (u.ms, dict(positive=True)), 'stim_duration': (u.ms, dict(positive=True)),
-    'stim_current': (u.nA, dict(positive=True)), 'mg': (u.mM, dict(nonnegative=True)),
-    'n_spikes': (int, {}), 'n_pulses': (int, {}), 'n_pairs': (int, {}), 'n_bursts': (int, {}),
-    'n_inputs': (int, {}), 'nmda_block': (bool, {}),
-}
-
-
-def check_argument(protocol: str, name: str, value):
-    """Validate one protocol argument (unit, sign, integer count) without running anything."""
-    unit, checks = ARGUMENTS[name]
-    if unit is int:
-        return _count(protocol, name, value)
-    if unit is bool:
-        if not isinstance(value, bool):
-            raise ParameterError(f'{protocol}: parameter {name!r} must be true or false, '
-                                 f'got {value!r}')
-        return value
-    return quantity(protocol, name, value, unit, **checks)
-
-
-PROTOCOLS = {
-    'mg_block': mg_block_iv,
-    'short_term_depression': short_term_depression,
-    'pairing': pairing,
-    'stdp': stdp,
-    'frequency_response': frequency_response,
-}

@@ -70,11 +70,11 @@ def _crossover(results):
 
 def _bounds(results):
     """Largest excursion of the mean weight outside [w_min, w_max] = [0, 1] nS, or inf on NaN."""
+    weights = [r.traces['weight'] for r in results.values() if 'weight' in r.traces]
+    if not weights:
+        raise KeyError('no weight traces')
     worst = 0.0
-    for r in results.values():
-        w = r.traces.get('weight')
-        if w is None:
-            continue
+    for w in weights:
         w = np.asarray(w.to_decimal(u.nS))
         if not np.all(np.isfinite(w)):
             return float('inf')

@@ -1,0 +1,385 @@
+r"""A layered network of LTP neurons with plastic connections in both directions.
+
+Neighbouring layers are connected bottom-up and, optionally, top-down (like a stack of
+restricted Boltzmann machines), every connection an :class:`LTPProjection` whose AMPA
+conductances learn by the calcium-control rule. Training presents patterns with plasticity on;
+evaluation presents them with plasticity off, all patterns in one batched compiled run.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional, Sequence
+
+import brainstate
+import jax
+import jax.numpy as jnp
+import numpy as np
+import saiunit as u
+
+from . import simulate
+from ._validate import ParameterError, quantity
+from .glutamate import GlutamateSynapse
+from .neuron import LTPNeuron
+from .parameters import split_parameters
+from .plasticity import CalciumControlRule
+from .projection import LTPProjection
+
+__all__ = ['LayeredNetwork', 'LateralInhibition', 'NetworkRecord']
+
+INPUT_MODES = ('poisson', 'current')
+
+
+class LateralInhibition(brainstate.nn.Module):
+    r"""Shunting inhibition of each neuron of a layer by the others' recent spikes.
+
+    .. math::
+
+        I_j = g_{inh}\, \frac{1}{n - 1}\sum_{k \ne j} a_k\, (E_{inh} - V_j), \qquad
+        \frac{da_k}{dt} = -\frac{a_k}{\tau_{inh}} + \sum_{\text{spikes}} \delta(t - t_k)
+
+    Normalised by the layer size, so the same ``g_inh`` means the same competition in a layer
+    of 5 or 1000 units.
+
+    Parameters
+    ----------
+    layer : LTPNeuron
+        The layer (the current is registered on it).
+    g_inh : Quantity[nS]
+        Inhibitory conductance per unit of mean activity of the other neurons.
+    tau_inh : Quantity[ms], default 10 ms
+        Decay of the activity trace.
+    E_inh : Quantity[mV], default -75 mV
+        Inhibitory reversal potential.
+    """
+
+    def __init__(self, layer: LTPNeuron, g_inh, tau_inh=10.0 * u.ms, E_inh=-75.0 * u.mV,
+                 name: Optional[str] = None):
+        super().__init__(name=name or brainstate.util.get_unique_name('LateralInhibition'))
+        owner = type(self).__name__
+        self.layer = layer
+        self.g_inh = quantity(owner, 'g_inh', g_inh, u.nS, nonnegative=True)
+        self.tau_inh = quantity(owner, 'tau_inh', tau_inh, u.ms, positive=True)
+        self.E_inh = quantity(owner, 'E_inh', E_inh, u.mV)
+        self.n = int(np.prod(layer.varshape))
+        layer.add_current_input(self.name, _InhibitionCurrent(self))
+
+    def init_state(self, batch_size=None, **kwargs):
+        shape = ((batch_size,) if batch_size else ()) + (self.n,)
+        self.activity = brainstate.HiddenState(jnp.zeros(shape))
+
+    def reset_state(self, batch_size=None, **kwargs):
+        self.activity.value = jnp.zeros_like(self.activity.value)
+
+    def current(self, V):
+        a = self.activity.value
+        others = (a.sum(axis=-1, keepdims=True) - a) / max(self.n - 1, 1)
+        return self.g_inh * others * (self.E_inh - V)
+
+    def update(self):
+        decay = u.math.exp(-brainstate.environ.get_dt() / self.tau_inh)
+        self.activity.value = self.activity.value * decay + self.layer.spike.value
+
+
+class _InhibitionCurrent:
+    def __init__(self, module):
+        self._module = module
+
+    def __call__(self, V):
+        return self._module.current(V)
+
+    def __repr__(self):
+        return f'<current of {self._module.name}>'
+
+
+@dataclasses.dataclass
+class NetworkRecord:
+    """What :meth:`LayeredNetwork.train` and :meth:`~LayeredNetwork.evaluate` return.
+
+    Attributes
+    ----------
+    rates : list of Quantity[Hz]
+        Per layer, each unit's mean firing rate, shape (cycle, pattern, unit).
+    weight_change : dict of Quantity[nS]
+        Per projection name, the mean change of its AMPA conductances during each
+        presentation, shape (cycle, pattern).
+    spikes, V : list of arrays, optional
+        Per layer, spike rasters (cycle, pattern, time, unit) and potentials (mV), on request.
+    """
+    rates: list
+    weight_change: dict
+    spikes: Optional[list] = None
+    V: Optional[list] = None
+
+
+class LayeredNetwork(brainstate.nn.Module):
+    r"""Layers of :class:`LTPNeuron` with plastic :class:`LTPProjection` s between neighbours.
+
+    Layer :math:`l` projects to :math:`l + 1` (bottom-up) and, with ``feedback``, back
+    (top-down); each layer's axons share one :class:`GlutamateSynapse` (one bouton pool per
+    neuron). A pattern :math:`x \in [0, 1]^{n_0}` drives the input layer either as Poisson
+    spike trains at :math:`x_i \cdot` ``max_rate`` (each input spike is a current kick that
+    fires the unit) or as a current :math:`x_i \cdot` ``input_current``.
+
+    So that layers of 2 and of thousands of units behave alike, each projection's current is
+    scaled by ``fan_in / n_pre``: every neuron receives the current of ``fan_in`` synapses'
+    worth of input whatever the layer sizes (spine calcium and plasticity are per synapse and
+    not scaled). Layers above the input have :class:`LateralInhibition` (competition),
+    which also keeps the recurrent bottom-up/top-down loops from running away.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer, input layer first (at least two layers).
+    feedback : bool, default True
+        Add top-down projections.
+    lateral_inhibition : Quantity[nS], default 20 nS
+        ``g_inh`` of the lateral inhibition in every layer above the input (0: none).
+    input_mode : {'poisson', 'current'}
+        How patterns drive the input layer.
+    max_rate : Quantity[Hz], default 40 Hz
+        Input rate for a pattern value of 1 (Poisson mode).
+    input_current : Quantity[pA], default 400 pA
+        Input current for a pattern value of 1 (current mode).
+    fan_in : float, default 40
+        Synapses' worth of current each neuron receives from a projection (see above).
+    w_spread : float, default 0.5
+        Initial AMPA conductances are drawn uniformly in ``w_init * (1 ± w_spread)``.
+    conn : None or float
+        Connectivity of every projection (all-to-all or a probability).
+    seed : int
+        Seed of the initial weights, the connectivity and the Poisson input.
+    **params
+        Model parameter overrides by name (``theta_p=0.6 * u.uM``, ``w_init=0.3 * u.nS`` ...).
+
+    Examples
+    --------
+    >>> import numpy as np, saiunit as u
+    >>> from ltp_brainpy import LayeredNetwork
+    >>> net = LayeredNetwork([2, 5, 4], seed=0)
+    >>> record = net.train(np.array([[1.0, 0.0], [0.0, 1.0]]), n_cycles=1,
+    ...                    presentation=100 * u.ms)
+    >>> [r.shape for r in record.rates]
+    [(1, 2, 2), (1, 2, 5), (1, 2, 4)]
+
+    References
+    ----------
+    .. [1] Hinton, G. E., Osindero, S., & Teh, Y.-W. (2006). A fast learning algorithm for deep
+           belief nets. Neural Computation 18, 1527-1554.
+    .. [2] Shouval, H. Z., Bear, M. F., & Cooper, L. N. (2002). PNAS 99, 10831-10836.
+    """
+
+    def __init__(self, layer_sizes: Sequence[int], feedback: bool = True,
+                 lateral_inhibition=20.0 * u.nS, input_mode: str = 'poisson',
+                 max_rate=40.0 * u.Hz, input_current=400.0 * u.pA, fan_in: float = 40.0,
+                 w_spread: float = 0.5, conn=None, seed: int = 0, dt=simulate.DEFAULT_DT,
+                 **params):
+        super().__init__()
+        owner = type(self).__name__
+        sizes = [int(n) for n in layer_sizes]
+        if len(sizes) < 2 or any(n < 1 for n in sizes) or any(
+                int(n) != n for n in layer_sizes):
+            raise ParameterError(f'{owner}: parameter {"layer_sizes"!r} must list at least two '
+                                 f'positive integers, got {list(layer_sizes)}')
+        if input_mode not in INPUT_MODES:
+            raise ParameterError(f'{owner}: parameter {"input_mode"!r} must be one of '
+                                 f'{INPUT_MODES}, got {input_mode!r}')
+        if not 0.0 <= float(w_spread) < 1.0:
+            raise ParameterError(f'{owner}: parameter {"w_spread"!r} must be in [0, 1), '
+                                 f'got {w_spread}')
+        self.settings = dict(layer_sizes=sizes, feedback=bool(feedback),
+                             lateral_inhibition=lateral_inhibition, input_mode=input_mode,
+                             max_rate=max_rate, input_current=input_current, fan_in=fan_in,
+                             w_spread=w_spread, conn=conn, seed=seed, dt=dt, **params)
+        self.sizes, self.input_mode, self.seed = sizes, input_mode, int(seed)
+        self.dt = quantity(owner, 'dt', dt, u.ms, positive=True)
+        self.max_rate = quantity(owner, 'max_rate', max_rate, u.Hz, nonnegative=True)
+        self.input_current = quantity(owner, 'input_current', input_current, u.pA)
+        g_inh = quantity(owner, 'lateral_inhibition', lateral_inhibition, u.nS, nonnegative=True)
+        p = split_parameters(params, owner)
+        w_init = quantity(owner, 'w_init', p['projection'].pop('w_init', 0.5 * u.nS), u.nS,
+                          nonnegative=True)
+        rule = CalciumControlRule(**p['rule'])
+
+        self.layers = [LTPNeuron(n, **p['neuron'], name=f'layer{l}') for l, n in enumerate(sizes)]
+        self.terminals = [GlutamateSynapse(n, **p['synapse'], name=f'terminal{l}')
+                          for l, n in enumerate(sizes)]
+        rng = np.random.default_rng(seed)
+        self.projections = {}
+        pairs = [(l, l + 1) for l in range(len(sizes) - 1)]
+        if feedback:
+            pairs += [(l + 1, l) for l in range(len(sizes) - 1)]
+        for k, (a, b) in enumerate(pairs):
+            n_pre, n_post = sizes[a], sizes[b]
+            w0 = w_init * (1.0 + w_spread * rng.uniform(-1.0, 1.0, (n_pre, n_post)))
+            w0 = u.math.clip(w0, rule.w_min, rule.w_max)
+            name = f'{"up" if b > a else "down"}_{min(a, b)}{max(a, b)}'
+            self.projections[name] = LTPProjection(
+                self.terminals[a], self.layers[b], conn=conn, seed=seed + 1 + k, w_init=w0,
+                rule=rule, current_scale=fan_in / n_pre, name=name,
+                **p['projection'])
+        self.inhibition = [LateralInhibition(self.layers[l], g_inh, name=f'inhibition{l}')
+                           for l in range(1, len(sizes))] if float(g_inh / u.nS) > 0 else []
+        self.kick = 2.0 * (self.layers[0].V_th - self.layers[0].E_L) * self.layers[0].C / self.dt
+        brainstate.nn.init_all_states(self)
+
+    # ------------------------------------------------------------------ state helpers
+    @property
+    def plastic(self):
+        return [p.plastic for p in self.projections.values()]
+
+    def set_plastic(self, on: bool):
+        """Switch plasticity of every projection on or off."""
+        for proj in self.projections.values():
+            proj.plastic = on
+
+    def weights(self) -> dict:
+        """AMPA conductance matrices (nS) by projection name."""
+        return {name: p.w.value for name, p in self.projections.items()}
+
+    def set_weights(self, weights: dict):
+        """Set AMPA conductance matrices (Quantity[nS] or arrays in nS) by projection name."""
+        for name, w in weights.items():
+            if name not in self.projections:
+                raise ParameterError(f'{type(self).__name__}: no projection {name!r}; '
+                                     f'have {sorted(self.projections)}')
+            proj = self.projections[name]
+            w = w if isinstance(w, u.Quantity) else u.Quantity(np.asarray(w), unit=u.nS)
+            if tuple(w.shape) != tuple(proj.w.value.shape):
+                raise ParameterError(f'{type(self).__name__}: weights {name!r} have shape '
+                                     f'{tuple(w.shape)}, expected {tuple(proj.w.value.shape)}')
+            proj.w.value = quantity(type(self).__name__, name, w, u.nS, nonnegative=True)
+
+    def save_weights(self, path):
+        """Write the AMPA conductances (in nS) to an ``.npz`` file."""
+        path = Path(path)
+        tmp = path.with_name(f'.{path.name}.tmp.npz')
+        np.savez(tmp, **{name: np.asarray(w.to_decimal(u.nS))
+                         for name, w in self.weights().items()})
+        tmp.replace(path)
+
+    def load_weights(self, path):
+        """Read AMPA conductances written by :meth:`save_weights`."""
+        with np.load(path) as data:
+            self.set_weights({name: data[name] * u.nS for name in data.files})
+
+    def reset_activity(self):
+        """Reset every state but the AMPA conductances (between presentations)."""
+        for module in [*self.layers, *self.terminals, *self.inhibition]:
+            module.reset_state()
+        for proj in self.projections.values():
+            proj.ca.value = u.math.zeros_like(proj.ca.value)
+
+    # ------------------------------------------------------------------ dynamics
+    def update(self, drive):
+        """One step: release, spine calcium and plasticity, membranes, inhibition.
+
+        ``drive`` is the current into the input layer (pA).
+        """
+        for terminal, layer in zip(self.terminals, self.layers):
+            terminal.update(layer.spike.value)
+        for proj in self.projections.values():
+            proj.update()
+        self.layers[0].update(drive)
+        for layer in self.layers[1:]:
+            layer.update()
+        for inhibition in self.inhibition:
+            inhibition.update()
+
+    def _drive(self, pattern, key):
+        if self.input_mode == 'current':
+            return pattern * self.input_current
+        p = pattern * u.maybe_decimal(self.max_rate * self.dt)
+        i = brainstate.environ.get('i')
+        fired = jax.random.uniform(jax.random.fold_in(key, i), pattern.shape) < p
+        return u.math.where(fired, self.kick, 0.0 * u.pA)
+
+    def _present(self, pattern, key, n_steps, traces):
+        """Present one pattern for ``n_steps``; rates per layer, mean Δw per projection."""
+        self.reset_activity()
+        w_start = self.weights()
+        counts = [brainstate.ShortTermState(jnp.zeros(n)) for n in self.sizes]
+
+        def step():
+            self.update(self._drive(pattern, key))
+            for count, layer in zip(counts, self.layers):
+                count.value = count.value + layer.spike.value
+            if traces:
+                return ([layer.spike.value > 0 for layer in self.layers],
+                        [layer.V.value.to_decimal(u.mV) for layer in self.layers])
+
+        out = simulate.run(step, n_steps, dt=self.dt)
+        duration = n_steps * self.dt
+        rates = [(c.value / duration).in_unit(u.Hz) for c in counts]
+        dw = {name: u.math.mean(w - w_start[name]) for name, w in self.weights().items()}
+        return rates, dw, out
+
+    def _check_patterns(self, patterns):
+        patterns = np.asarray(patterns, dtype=float)
+        if patterns.ndim != 2 or patterns.shape[1] != self.sizes[0]:
+            raise ParameterError(f'{type(self).__name__}: parameter {"patterns"!r} must have '
+                                 f'shape (n_patterns, {self.sizes[0]}), got {patterns.shape}')
+        if patterns.min() < 0 or patterns.max() > 1:
+            raise ParameterError(f'{type(self).__name__}: parameter {"patterns"!r} must lie in '
+                                 f'[0, 1]')
+        return jnp.asarray(patterns, dtype=jnp.float32)
+
+    def train(self, patterns, n_cycles: int, presentation=500.0 * u.ms,
+              record: Sequence[str] = (), plastic: bool = True) -> NetworkRecord:
+        """Present every pattern in turn, ``n_cycles`` times, with plasticity on.
+
+        Activity (not the weights) is reset before each presentation. ``record`` may contain
+        ``'spikes'`` and ``'V'`` for rasters and voltage traces. ``plastic=False`` runs the
+        same presentations with plasticity off (a control).
+        """
+        patterns = self._check_patterns(patterns)
+        if isinstance(n_cycles, bool) or not isinstance(n_cycles, (int, np.integer)) \
+                or n_cycles < 1:
+            raise ParameterError(f'{type(self).__name__}: parameter {"n_cycles"!r} must be an '
+                                 f'integer >= 1, got {n_cycles!r}')
+        n_steps = simulate.n_steps_of(presentation, self.dt, 'presentation')
+        n_pat = patterns.shape[0]
+        sequence = jnp.tile(patterns, (n_cycles, 1))
+        keys = jax.random.split(jax.random.PRNGKey(self.seed), n_cycles * n_pat)
+        traces = bool(set(record) & {'spikes', 'V'})
+        self.set_plastic(plastic)
+
+        def presentation_step(pattern, key):
+            return self._present(pattern, key, n_steps, traces)
+
+        rates, dw, out = brainstate.transform.for_loop(presentation_step, sequence, keys)
+        return self._record(rates, dw, out, (n_cycles, n_pat), record)
+
+    def evaluate(self, patterns, presentation=500.0 * u.ms,
+                 record: Sequence[str] = ()) -> NetworkRecord:
+        """Present every pattern with plasticity off, all patterns in one batched run.
+
+        Each pattern runs in its own copy of the network (same weights, activity reset), so
+        the response to one pattern does not depend on the others and the weights never change.
+        """
+        patterns = self._check_patterns(patterns)
+        n_steps = simulate.n_steps_of(presentation, self.dt, 'presentation')
+        keys = jax.random.split(jax.random.PRNGKey(self.seed + 7919), patterns.shape[0])
+        weights = self.weights()
+        traces = bool(set(record) & {'spikes', 'V'})
+
+        def one(pattern, key):
+            net = LayeredNetwork(**self.settings)
+            net.set_weights(weights)
+            net.set_plastic(False)
+            return net._present(pattern, key, n_steps, traces)
+
+        rates, dw, out = jax.jit(jax.vmap(one))(patterns, keys)
+        return self._record(rates, dw, out, (1, patterns.shape[0]), record)
+
+    def _record(self, rates, dw, out, shape, record):
+        def reshape(x):
+            return x.reshape(shape + tuple(x.shape[1:]))
+
+        spikes = V = None
+        if out is not None:
+            spikes = [reshape(s) for s in out[0]] if 'spikes' in record else None
+            V = [reshape(v) * u.mV for v in out[1]] if 'V' in record else None
+        return NetworkRecord(rates=[reshape(r) for r in rates],
+                             weight_change={k: reshape(v) for k, v in dw.items()},
+                             spikes=spikes, V=V)

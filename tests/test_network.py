@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import saiunit as u
+
+from ltp_brainpy import LayeredNetwork, ParameterError
+
+PATTERNS = np.array([[1, 0], [0, 1], [.5, 1], [.5, .5], [.5, 0], [.6, .4], [.4, .6]])
+
+
+@pytest.fixture(scope='module')
+def trained():
+    net = LayeredNetwork([2, 5, 4], seed=0)
+    before = {k: np.asarray(w.to_decimal(u.nS)) for k, w in net.weights().items()}
+    record = net.train(PATTERNS, n_cycles=2, presentation=300 * u.ms, record=('spikes', 'V'))
+    return net, before, record
+
+
+def test_record_shapes_and_units(trained):
+    net, _, record = trained
+    assert [r.shape for r in record.rates] == [(2, 7, 2), (2, 7, 5), (2, 7, 4)]
+    assert all(u.have_same_dim(r, u.Hz) for r in record.rates)
+    assert sorted(record.weight_change) == ['down_01', 'down_12', 'up_01', 'up_12']
+    assert all(v.shape == (2, 7) and u.have_same_dim(v, u.nS)
+               for v in record.weight_change.values())
+    assert record.spikes[1].shape == (2, 7, 3000, 5) and record.V[2].shape == (2, 7, 3000, 4)
+    # Rates are spike counts over the presentation.
+    counts = np.asarray(record.spikes[0]).sum(axis=2)
+    np.testing.assert_allclose(np.asarray(record.rates[0].to_decimal(u.Hz)), counts / 0.3,
+                               rtol=1e-5)
+    # Input rates follow the pattern (Poisson at 40 Hz x value).
+    input_rates = np.asarray(record.rates[0].to_decimal(u.Hz)).mean(axis=0)
+    assert input_rates[0, 0] > 20 and input_rates[0, 1] == 0 and input_rates[1, 0] == 0
+
+
+def test_training_changes_weights_and_evaluation_does_not(trained):
+    net, before, record = trained
+    after = {k: np.asarray(w.to_decimal(u.nS)) for k, w in net.weights().items()}
+    assert max(np.abs(after[k] - before[k]).max() for k in after) > 0.05
+    for w in after.values():
+        assert w.min() >= 0.0 and w.max() <= 1.0
+    evaluation = net.evaluate(PATTERNS, presentation=300 * u.ms)
+    assert [r.shape for r in evaluation.rates] == [(1, 7, 2), (1, 7, 5), (1, 7, 4)]
+    assert all(float(u.math.abs(v).max().to_decimal(u.nS)) == 0.0
+               for v in evaluation.weight_change.values())
+    for k, w in net.weights().items():
+        np.testing.assert_array_equal(np.asarray(w.to_decimal(u.nS)), after[k])
+
+
+def test_save_and_load_round_trip(trained, tmp_path):
+    net, _, _ = trained
+    path = tmp_path / 'weights.npz'
+    net.save_weights(path)
+    other = LayeredNetwork([2, 5, 4], seed=0)  # same input noise, untrained weights
+    other.load_weights(path)
+    for k, w in net.weights().items():
+        np.testing.assert_array_equal(np.asarray(other.weights()[k].to_decimal(u.nS)),
+                                      np.asarray(w.to_decimal(u.nS)))
+    a = net.evaluate(PATTERNS[:2], presentation=200 * u.ms)
+    b = other.evaluate(PATTERNS[:2], presentation=200 * u.ms)
+    for ra, rb in zip(a.rates, b.rates):
+        np.testing.assert_array_equal(np.asarray(ra.to_decimal(u.Hz)),
+                                      np.asarray(rb.to_decimal(u.Hz)))
+    with pytest.raises(ParameterError, match="weights 'up_01' have shape"):
+        LayeredNetwork([3, 5, 4]).load_weights(path)
+
+
+@pytest.mark.parametrize('fan_in', [60.0, 300.0])
+def test_rates_stay_bounded_in_1000_unit_layers(fan_in):
+    """Full connectivity, both directions: no runaway even when driven hard (fan_in = 300)."""
+    patterns = np.random.default_rng(0).random((2, 1000))
+    net = LayeredNetwork([1000, 1000, 1000], seed=0, fan_in=fan_in)
+    record = net.train(patterns, n_cycles=1, presentation=100 * u.ms)
+    rates = [np.asarray(r.to_decimal(u.Hz)) for r in record.rates]
+    for r in rates:
+        assert np.all(np.isfinite(r)) and r.mean() < 100.0
+    if fan_in > 100:
+        assert rates[1].mean() > 1.0 and rates[2].mean() > 1.0  # activity propagates
+    for w in net.weights().values():
+        w = np.asarray(w.to_decimal(u.nS))
+        assert np.all(np.isfinite(w)) and w.min() >= 0.0 and w.max() <= 1.0
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(layer_sizes=[2]), "'layer_sizes' must list at least two"),
+    (dict(layer_sizes=[2, 3], input_mode='spikes'), "'input_mode' must be one of"),
+    (dict(layer_sizes=[2, 3], max_rate=40.0), "'max_rate' must be a quantity in Hz"),
+    (dict(layer_sizes=[2, 3], thetap=0.5 * u.uM), "unknown parameter 'thetap'"),
+])
+def test_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        LayeredNetwork(**kwargs)
+
+
+def test_rejects_bad_patterns():
+    net = LayeredNetwork([2, 3])
+    with pytest.raises(ParameterError, match="'patterns' must have shape"):
+        net.train(np.ones((3, 4)), n_cycles=1)
+    with pytest.raises(ParameterError, match="'patterns' must lie in"):
+        net.evaluate(np.full((1, 2), 2.0))
