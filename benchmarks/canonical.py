@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ltp_brainpy.config import load_config
 from ltp_brainpy.experiments import package_versions
-from ltp_brainpy.protocols import PROTOCOLS
+from ltp_brainpy.registry import PROTOCOLS, accepts
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ['run.2.n_pulses=4', 'run.3.n_pulses=4', 'run.4.n_pairs=2', 'run.5.n_pulses=5',
@@ -35,7 +35,7 @@ def main(argv=None):
     rows, total = [], time.perf_counter()
     for spec in config.runs:
         kwargs = dict(spec.arguments, **config.model)
-        if spec.protocol != 'mg_block':
+        if accepts(spec.protocol, 'dt'):
             kwargs['dt'] = config.dt
         start = time.perf_counter()
         PROTOCOLS[spec.protocol](**kwargs)
