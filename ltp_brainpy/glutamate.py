@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import saiunit as u
 from brainstate.typing import Size
 
+from ._state import filled
 from ._validate import quantity
 
 __all__ = ['GlutamateSynapse', 'spike_values']
@@ -154,14 +155,12 @@ class GlutamateSynapse(brainpy.state.BioNMDA):
         return -u.math.expm1(u.maybe_decimal(-self.k_rel * self.T_duration))
 
     def _initial_values(self, batch_size):
-        def full(value):
-            return braintools.init.param(braintools.init.Constant(value), self.varshape, batch_size)
+        def full(value, dtype=None):
+            return filled(value, self.varshape, batch_size, dtype)
 
         return dict(
             D=full(self.D0), T=full(0.0 * u.mM), s=full(0.0), x=full(0.0), g=full(0.0),
-            released=full(0.0 * u.mM),
-            release_steps=jnp.zeros(((batch_size,) if batch_size else ()) + tuple(self.varshape),
-                                    dtype=jnp.int32),
+            released=full(0.0 * u.mM), release_steps=full(0, jnp.int32),
         )
 
     def init_state(self, batch_size=None, **kwargs):

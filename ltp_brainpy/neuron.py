@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import saiunit as u
 from brainstate.typing import Size
 
+from ._state import filled
 from ._validate import quantity, require
 
 __all__ = ['LTPNeuron']
@@ -163,12 +164,11 @@ class LTPNeuron(brainpy.state.Neuron):
 
     def _initial_values(self, batch_size):
         def full(value, dtype=None):
-            x = braintools.init.param(braintools.init.Constant(value), self.varshape, batch_size)
-            return x if dtype is None else x.astype(dtype)
+            return filled(value, self.varshape, batch_size, dtype)
 
+        V = braintools.init.param(self.V_initializer, self.varshape, batch_size)
         return dict(
-            V=braintools.init.param(self.V_initializer, self.varshape, batch_size),
-            bpap=full(0.0 * u.mV), ca_post=full(0.0 * u.uM), spike=full(0.0),
+            V=full(V), bpap=full(0.0 * u.mV), ca_post=full(0.0 * u.uM), spike=full(0.0),
             ap_steps=full(0, jnp.int32), ref_steps=full(0, jnp.int32),
             clamped=full(False, bool), V_hold=full(self.E_L),
         )

@@ -9,6 +9,7 @@ import braintools
 import numpy as np
 import saiunit as u
 
+from ._state import filled
 from ._validate import ParameterError, quantity, require
 from .glutamate import GlutamateSynapse
 from .plasticity import CalciumControlRule, PlasticityRule, mg_unblock, nmda_calcium_influx, relax
@@ -202,11 +203,11 @@ class LTPProjection(brainpy.state.Projection):
 
     # ------------------------------------------------------------------ states
     def _initial_values(self, batch_size):
-        shape = ((batch_size,) if batch_size else ()) + (self.n_pre, self.n_post)
-        w = u.math.broadcast_to(self.w_init, shape)
+        shape = (self.n_pre, self.n_post)
+        w = filled(self.w_init, shape, batch_size)
         if self.mask is not None:
             w = w * self.mask
-        return dict(w=w, ca=u.math.zeros(shape) * u.uM)
+        return dict(w=w, ca=filled(0.0 * u.uM, shape, batch_size))
 
     @brainstate.nn.call_order(2)
     def init_state(self, batch_size=None, **kwargs):
