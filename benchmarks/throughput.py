@@ -41,7 +41,7 @@ def one(n: int, n_steps: int, dtype: str, numpy_steps: int) -> dict:
     if numpy_steps:
         from numpy_network import NumpyNetwork
         numpy_net = NumpyNetwork(net)
-    compile_s, loop_s, counts, weights = run_jax(net, spikes)
+    compile_s, loop_s, counts, weights = run_jax(net, spikes, block=max(n_steps // 10, 1))
     row = dict(n=n, dtype=dtype, synapses=synapses, steps=n_steps, compile_s=compile_s,
                loop_s=loop_s, synapse_steps_per_s=synapses * n_steps / loop_s,
                steps_per_s=n_steps / loop_s,
@@ -52,7 +52,7 @@ def one(n: int, n_steps: int, dtype: str, numpy_steps: int) -> dict:
     if numpy_net is not None:
         # Same network and input, fewer steps: time it, and check it is the same model.
         check = benchmark_network(n)
-        _, _, jax_counts, jax_weights = run_jax(check, spikes[:numpy_steps])
+        _, _, jax_counts, jax_weights = run_jax(check, spikes[:numpy_steps], block=numpy_steps)
         start = time.perf_counter()
         np_counts = [np.zeros(n) for _ in range(3)]
         for i in range(numpy_steps):
