@@ -22,5 +22,6 @@ __version__ = '0.1.0'
 
 __all__ = [
     'GlutamateSynapse', 'LTPNeuron', 'LTPProjection', 'CalciumControlRule', 'PlasticityRule',
-    'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock', 'connection_mask', 'simulate', 'ParameterError', '__version__',
+    'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock',
+    'connection_mask', 'simulate', 'ParameterError', '__version__',
 ]

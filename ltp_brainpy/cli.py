@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     p_run.add_argument('config', help='TOML file, or the name of one in --dir')
     p_run.add_argument('--out', help='output folder (default results/<config name>)')
     p_run.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                       help='override a setting: theta_p="0.6 uM", dt="0.05 ms", run.0.n_pulses=100')
+                       help='override: theta_p="0.6 uM", dt="0.05 ms", run.0.n_pulses=100')
     p_run.add_argument('--dir', type=Path, default=CONFIG_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

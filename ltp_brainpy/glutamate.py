@@ -142,12 +142,16 @@ class GlutamateSynapse(brainpy.state.BioNMDA):
             x_initializer=braintools.init.Constant(0.0),
         )
         del self.T  # BioNMDA's pulse amplitude; here T is the cleft-glutamate state
-        self.D0 = braintools.init.param(quantity(owner, 'D0', D0, u.mM, nonnegative=True), self.varshape)
-        self.k_rel = braintools.init.param(quantity(owner, 'k_rel', k_rel, rate, nonnegative=True), self.varshape)
-        self.tau_rec = braintools.init.param(quantity(owner, 'tau_rec', tau_rec, u.ms, positive=True), self.varshape)
-        self.tau_clear = braintools.init.param(quantity(owner, 'tau_clear', tau_clear, u.ms, positive=True), self.varshape)
-        self.alpha_A = braintools.init.param(quantity(owner, 'alpha_A', alpha_A, rate_mM, nonnegative=True), self.varshape)
-        self.beta_A = braintools.init.param(quantity(owner, 'beta_A', beta_A, rate, positive=True), self.varshape)
+        def param(key, value, unit, **checks):
+            return braintools.init.param(quantity(owner, key, value, unit, **checks),
+                                         self.varshape)
+
+        self.D0 = param('D0', D0, u.mM, nonnegative=True)
+        self.k_rel = param('k_rel', k_rel, rate, nonnegative=True)
+        self.tau_rec = param('tau_rec', tau_rec, u.ms, positive=True)
+        self.tau_clear = param('tau_clear', tau_clear, u.ms, positive=True)
+        self.alpha_A = param('alpha_A', alpha_A, rate_mM, nonnegative=True)
+        self.beta_A = param('beta_A', beta_A, rate, positive=True)
 
     @property
     def release_fraction(self):

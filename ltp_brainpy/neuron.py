@@ -185,7 +185,7 @@ class LTPNeuron(brainpy.state.Neuron):
             getattr(self, key).value = value
 
     def clamp(self, V_hold, where=True):
-        """Voltage-clamp the neurons selected by ``where`` (bool mask, default all) at ``V_hold``."""
+        """Voltage-clamp the neurons selected by ``where`` (bool mask; default all) at V_hold."""
         V_hold = quantity(type(self).__name__, 'V_hold', V_hold, u.mV)
         where = u.math.broadcast_to(u.math.asarray(where, dtype=bool), self.clamped.value.shape)
         self.clamped.value = self.clamped.value | where
@@ -227,7 +227,8 @@ class LTPNeuron(brainpy.state.Neuron):
 
         V = u.math.where(ap_steps > 0, self.V_ap, u.math.where(ref_steps > 0, self.V_reset, V_free))
         self.V.value = u.math.where(clamped, self.V_hold.value, V)
-        self.bpap.value = (self.bpap.value * u.math.exp(-dt / self.tau_bpap) + self.A_bpap * spike)
-        self.ca_post.value = (self.ca_post.value * u.math.exp(-dt / self.tau_ca_post) + self.A_ca * spike)
+        self.bpap.value = self.bpap.value * u.math.exp(-dt / self.tau_bpap) + self.A_bpap * spike
+        self.ca_post.value = (self.ca_post.value * u.math.exp(-dt / self.tau_ca_post)
+                              + self.A_ca * spike)
         self.ap_steps.value, self.ref_steps.value, self.spike.value = ap_steps, ref_steps, spike
         return spike

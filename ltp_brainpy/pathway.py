@@ -16,7 +16,7 @@ __all__ = ['Pathway']
 
 
 class Pathway(brainstate.nn.Module):
-    r"""``n_pre`` presynaptic axons onto ``n_post`` :class:`LTPNeuron` s through a plastic projection.
+    r"""``n_pre`` presynaptic axons onto ``n_post`` :class:`LTPNeuron` s, plastically connected.
 
     The three components are built from one flat set of model parameters (see
     :func:`ltp_brainpy.parameters.split_parameters`) and advanced in the order of the biology:

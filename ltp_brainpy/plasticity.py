@@ -81,7 +81,7 @@ def nmda_calcium_influx(g, unblocked, V, gbar_N, rho, E_Ca):
 
 
 def relax(x, x_inf, tau, dt):
-    r"""Exact step of :math:`dx/dt = (x_\infty - x)/\tau` over ``dt`` with constant :math:`x_\infty`.
+    r"""Exact step of :math:`dx/dt = (x_\infty - x)/\tau` over ``dt`` (constant :math:`x_\infty`).
 
     This is the exponential-Euler scheme written out (it is exact for a linear ODE); on large
     (pre, post) matrices it is about twice as fast as :func:`brainstate.nn.exp_euler_step`.

@@ -5,7 +5,6 @@ from typing import Optional
 
 import brainpy
 import brainstate
-import braintools
 import numpy as np
 import saiunit as u
 
@@ -71,7 +70,8 @@ class LTPProjection(brainpy.state.Projection):
         I_j = \sum_i w_{ij}\, s_i\, (E_{AMPA} - V_j)
             + \sum_i \bar g_N\, g_i\, B(V_j)\, (E_{NMDA} - V_j)
 
-    with the Mg²⁺ unblocked fraction :math:`B` (:func:`mg_unblock`). NMDA receptors let in
+    with the Mg²⁺ unblocked fraction :math:`B` (:func:`mg_unblock`); a positive current
+    depolarizes the neuron. NMDA receptors let in
     calcium only with glutamate *and* depolarization, the coincidence detector:
 
     .. math::

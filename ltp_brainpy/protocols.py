@@ -21,7 +21,6 @@ Every simulating protocol also takes ``dt`` (the time step, default 0.1 ms) and 
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
 
 import brainstate
 import jax
@@ -93,7 +92,9 @@ def mg_block_iv(V=None, mg=1.0 * u.mM, **params) -> ProtocolResult:
     r"""NMDA unblocked fraction and fully-open NMDA current vs membrane potential.
 
     :math:`B(V)` and :math:`I = \bar g_N B(V) (E_{NMDA} - V)` with and without Mg²⁺
-    (``gbar_N`` and ``E_NMDA`` from the projection parameters).
+    (``gbar_N`` and ``E_NMDA`` from the projection parameters). As everywhere in the package,
+    a positive current flows into the cell and depolarizes it (the sign convention of
+    :math:`C\,dV/dt = \dots + I`), the opposite of the voltage-clamp convention.
 
     Parameters
     ----------
@@ -194,7 +195,8 @@ def _clamp_run(owner, holds, n_inputs, period, n_pulses, dt, pbar, **params):
             path.update(u.math.broadcast_to(_pulse(i, 0, period, n_pulses), (n_inputs,)))
 
         w = simulate.run(step, n_blocks * period, dt=dt, every=period,
-                         pbar=_interval(pbar, n_blocks), monitor=lambda: path.projection.w.value.mean())
+                         pbar=_interval(pbar, n_blocks),
+                         monitor=lambda: path.projection.w.value.mean())
         return w, w0.mean()
 
     return _batched(condition, holds.to_decimal(u.mV))
@@ -323,7 +325,8 @@ def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=N
                         u.math.where(post, current, 0.0 * u.nA)[None])
 
         w = simulate.run(step, n_steps, dt=dt, every=every,
-                         pbar=_interval(pbar, n_steps // every), monitor=lambda: path.projection.w.value.mean())
+                         pbar=_interval(pbar, n_steps // every),
+                         monitor=lambda: path.projection.w.value.mean())
         return w, w0.mean()
 
     w, w0 = _batched(condition, jnp.asarray(delta_steps))
@@ -372,7 +375,8 @@ def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAU
             spikes.value = spikes.value + spike.sum() * (i < period * n_pulses)
 
         w = simulate.run(step, n_steps, dt=dt, every=every,
-                         pbar=_interval(pbar, n_steps // every), monitor=lambda: path.projection.w.value.mean())
+                         pbar=_interval(pbar, n_steps // every),
+                         monitor=lambda: path.projection.w.value.mean())
         return w, w0.mean(), spikes.value
 
     w, w0, n_post = _batched(condition, jnp.asarray(periods), jnp.asarray(ends))

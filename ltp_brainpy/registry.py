@@ -11,7 +11,8 @@ from .network_experiments import association, dbn_training
 from .protocols import (_count, frequency_response, mg_block_iv, pairing,
                         short_term_depression, stdp)
 
-__all__ = ['PROTOCOLS', 'ARGUMENTS', 'check_argument', 'allowed_arguments', 'required_arguments', 'accepts']
+__all__ = ['PROTOCOLS', 'ARGUMENTS', 'check_argument', 'allowed_arguments',
+           'required_arguments', 'accepts']
 
 PROTOCOLS = {
     'mg_block': mg_block_iv,
