@@ -1,0 +1,307 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Tutorial 5 — Using the components in your own `brainpy.state` model
+#
+# `GlutamateSynapse` and `LTPProjection` are ordinary `brainpy.state` modules: they hold
+# `brainstate` states, are initialised with `brainstate.nn.init_all_states`, and run inside
+# compiled loops, `jax.vmap` and `jax.grad`. This tutorial
+#
+# 1. puts a plastic `LTPProjection` onto a stock `brainpy.state.LIF` neuron;
+# 2. uses `GlutamateSynapse` as a drop-in replacement for `BioNMDA` in a stock
+#    `align_pre_projection` with `MgBlock`;
+# 3. sweeps parameters in one batched, compiled simulation with `jax.vmap` over a function
+#    that builds, initialises and runs a model.
+#
+# Set the environment variable `LTP_TUTORIAL_QUICK=1` for a shorter run (the test suite does).
+
+# %%
+import os
+
+import brainpy
+import brainstate
+import braintools
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+import saiunit as u
+
+from ltp_brainpy import (CalciumControlRule, GlutamateSynapse, LTPNeuron, LTPProjection,
+                         simulate)
+
+QUICK = os.environ.get("LTP_TUTORIAL_QUICK") == "1"
+
+DT = simulate.DEFAULT_DT  # 0.1 ms
+dt_ms = float(DT / u.ms)
+
+
+def pulse_train(n_pulses, period_ms, n_axons=1, settle_ms=1000.0):
+    """Spikes on all axons every `period_ms`, then `settle_ms` of silence: (time, axon)."""
+    period = int(round(period_ms / dt_ms))
+    n_steps = n_pulses * period + int(round(settle_ms / dt_ms))
+    i = jnp.arange(n_steps)
+    spikes = (i % period == 0) & (i < n_pulses * period)
+    return jnp.broadcast_to(spikes[:, None], (n_steps, n_axons))
+
+
+def stock_lif(n):
+    """A brainpy.state LIF with a 20 ms membrane (R = 0.1 GOhm, i.e. g_L = 10 nS) at -65 mV."""
+    return brainpy.state.LIF(n, R=0.1 * u.Gohm, tau=20 * u.ms, V_th=-50 * u.mV,
+                             V_reset=-65 * u.mV, V_rest=-65 * u.mV,
+                             V_initializer=braintools.init.Constant(-65 * u.mV))
+
+
+# %% [markdown]
+# ## 1. A plastic projection onto a stock LIF neuron
+#
+# `LTPProjection(pre, post)` needs a `GlutamateSynapse` (for the open fractions $s_i$, $g_i$)
+# and any `brainpy.state.Neuron` with a `V` state. It registers its current
+# $I_j = \sum_i w_{ij} s_i (E_{AMPA} - V_j) + \sum_i \bar g_N g_i B(V_j)(E_{NMDA} - V_j)$
+# as a current input of the neuron, so the neuron's own `update` integrates it. Each step,
+# update the components in the order of the biology:
+#
+# ```python
+# syn.update(pre_spike)   # release, receptor gating
+# proj.update()           # spine calcium and plasticity, from the neuron's current V
+# post.update(I_ext)      # membrane, with the projection's current
+# ```
+#
+# A stock LIF has no back-propagating action potential and no spike calcium: its spines see
+# the somatic $V$ (an `LTPNeuron` adds $\mathrm{bpap}$ and $ca_{post}$). Two LIF neurons receive
+# the same two axons, stimulated at 5 Hz; neuron 0 is depolarized just below threshold by a
+# 140 pA current, neuron 1 is at rest.
+
+# %%
+n_pulses = 40 if QUICK else 100
+syn = GlutamateSynapse(2)
+lif = stock_lif(2)
+proj = LTPProjection(syn, lif)                      # all-to-all, w_init = 0.5 nS
+brainstate.nn.init_all_states([syn, lif, proj])
+print("current inputs registered on the LIF:", list(lif.current_inputs))
+
+I_ext = jnp.array([140.0, 0.0]) * u.pA              # depolarize neuron 0 only
+spikes = pulse_train(n_pulses, 200.0, n_axons=2)
+
+
+def step(pre_spike):
+    syn.update(pre_spike)
+    proj.update()
+    fired = lif.update(I_ext)
+    return dict(V=lif.V.value, fired=fired, ca=proj.ca.value.mean(axis=0),
+                w=proj.w.value.mean(axis=0))
+
+
+out = simulate.run(step, spikes.shape[0], spikes)
+t_s = np.arange(spikes.shape[0]) * dt_ms / 1000.0
+V = np.asarray(out["V"].to_decimal(u.mV))
+ca = np.asarray(out["ca"].to_decimal(u.uM))
+w = np.asarray(out["w"].to_decimal(u.nS))
+change = w[-1] / w[0] - 1
+print(f"LIF spikes: {np.asarray(out['fired']).sum(axis=0)}, peak spine calcium "
+      f"{ca.max(axis=0).round(3)} µM, weight change {np.round(100 * change, 1)} %")
+
+fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
+labels = ["neuron 0 (140 pA)", "neuron 1 (rest)"]
+for j in range(2):
+    axes[0].plot(t_s, V[:, j], label=labels[j])
+    axes[1].plot(t_s, ca[:, j])
+    axes[2].plot(t_s, w[:, j])
+for threshold, style in [(proj.rule.theta_d, ":"), (proj.rule.theta_p, "--")]:
+    axes[1].axhline(float(threshold / u.uM), ls=style, color="gray")
+axes[0].set_ylabel("V (mV)")
+axes[0].legend()
+axes[1].set_ylabel("spine Ca (µM)")
+axes[2].set_ylabel("AMPA w (nS)")
+axes[2].set_xlabel("time (s)")
+plt.tight_layout()
+plt.show()
+
+assert V[:, 1].max() > -64.5 and np.all(np.isfinite(V))   # the resting LIF sees the EPSPs
+assert abs(change[1]) < 1e-3                               # ... but its synapses do not change
+assert ca[:, 0].max() > float(proj.rule.theta_d / u.uM) > ca[:, 1].max()
+assert change[0] < -0.1                                    # depolarized: calcium in the LTD band
+
+# %% [markdown]
+# The depolarized neuron's spines receive more calcium (the Mg²⁺ block is partly relieved at
+# −51 mV), enough to enter the removal band ($\theta_d$ dotted), so its synapses depress; the
+# resting neuron's do not change. Without a bpAP the calcium of a stock LIF stays below
+# $\theta_p$ (dashed) at the default parameters — section 3 sweeps $\theta_p$ on this model.
+#
+# ## 2. `GlutamateSynapse` as a drop-in `BioNMDA`
+#
+# `GlutamateSynapse.update(spike)` returns the NMDA open fraction $g$, exactly as `BioNMDA`
+# does, so it fits wherever a `BioNMDA` does — here in a stock `align_pre_projection` between
+# two LIF populations, with `brainpy.state.MgBlock` as the output
+# ($I = g_{tot}\,(E - V) / (1 + [\mathrm{Mg}]/\beta\, e^{-\alpha V})$). Unlike `BioNMDA`'s
+# fixed square pulse of glutamate, the releases now depress during the presynaptic trains.
+
+# %%
+n_pre, n_post = 20, 5
+pre = brainpy.state.LIF(n_pre, R=0.1 * u.Gohm, tau=10 * u.ms, V_th=-50 * u.mV,
+                        V_reset=-65 * u.mV, V_rest=-65 * u.mV,
+                        V_initializer=braintools.init.Constant(-65 * u.mV))
+post = stock_lif(n_post)
+glu = GlutamateSynapse(n_pre)
+nmda = brainpy.state.align_pre_projection(
+    pre, syn=glu,
+    comm=brainstate.nn.Linear(n_pre, n_post, w_init=braintools.init.Constant(0.5 * u.nS),
+                              b_init=None),
+    out=brainpy.state.MgBlock(E=0 * u.mV, cc_Mg=1.0 * u.mM, beta=3.57 * u.mM,
+                              alpha=0.062 / u.mV),
+    post=post)
+brainstate.nn.init_all_states([pre, post, nmda])
+
+n_steps = int(round((300.0 if QUICK else 500.0) / dt_ms))
+drive = jnp.broadcast_to(jnp.linspace(160.0, 220.0, n_pre), (n_steps, n_pre)) * u.pA
+
+
+def step(I_pre):
+    nmda(I_pre)        # presynaptic LIFs spike, glutamate is released, NMDA current to post
+    post.update()
+    return dict(V=post.V.value.mean(), D=glu.D.value.mean(), g=glu.g.value.mean())
+
+
+out2 = simulate.run(step, n_steps, drive)
+t_ms = np.arange(n_steps) * dt_ms
+V_post = np.asarray(out2["V"].to_decimal(u.mV))
+D = np.asarray(out2["D"].to_decimal(u.mM))
+
+fig, axes = plt.subplots(3, 1, figsize=(8, 6), sharex=True)
+axes[0].plot(t_ms, D)
+axes[0].set_ylabel("mean docked D (mM)")
+axes[1].plot(t_ms, np.asarray(out2["g"]))
+axes[1].set_ylabel("mean NMDA g")
+axes[2].plot(t_ms, V_post)
+axes[2].set_ylabel("postsynaptic V (mV)")
+axes[2].set_xlabel("time (ms)")
+plt.tight_layout()
+plt.show()
+
+print(f"postsynaptic depolarization {V_post.max() + 65:.1f} mV, dock down to "
+      f"{D.min() / float(glu.D0 / u.mM):.0%} of D0")
+assert np.all(np.isfinite(V_post)) and V_post.max() + 65.0 > 0.5   # NMDA current depolarizes
+assert D.min() < 0.5 * float(glu.D0 / u.mM)                       # the trains deplete the dock
+
+# %% [markdown]
+# ## 3. Batched parameter sweeps with `jax.vmap`
+#
+# To run many variants of a model at once, write a function that **builds, initialises and
+# runs** the model for one parameter value and returns what you want to keep, then
+# `jax.jit(jax.vmap(fn))` it: `vmap` traces the function once with a batched parameter, so
+# every state gets a batch axis and all variants advance together in one compiled loop. This
+# is how `ltp_brainpy.protocols` runs its conditions. Parameter checks that need concrete
+# numbers are skipped for traced values; units are still checked.
+#
+# ### Final weight versus $\theta_p$ on the stock-LIF model
+#
+# One axon at 5 Hz onto a LIF depolarized by 140 pA, as in section 1, for a range of
+# potentiation thresholds $\theta_p$ (with $\theta_d$ = 0.35 µM fixed).
+
+# %%
+theta_ps = np.linspace(0.38, 0.7, 9 if QUICK else 17)          # µM
+lif_train = pulse_train(n_pulses, 200.0)
+
+
+def lif_final_weight(theta_p):
+    syn = GlutamateSynapse(1)
+    post = stock_lif(1)
+    proj = LTPProjection(syn, post, rule=CalciumControlRule(theta_p=theta_p * u.uM))
+    brainstate.nn.init_all_states([syn, post, proj])
+
+    def step(pre_spike):
+        syn.update(pre_spike)
+        proj.update()
+        post.update(140.0 * u.pA)
+
+    simulate.run(step, lif_train.shape[0], lif_train)
+    return proj.w.value[0, 0].to_decimal(u.nS)
+
+
+w_theta = np.asarray(jax.jit(jax.vmap(lif_final_weight))(jnp.asarray(theta_ps)))
+change_theta = w_theta / 0.5 - 1
+print(" ".join(f"{th:.2f} µM: {c:+.0%}" for th, c in zip(theta_ps, change_theta)))
+
+# the batched run is the same as running one value on its own
+k = len(theta_ps) // 2
+single = float(lif_final_weight(float(theta_ps[k])))
+assert abs(single - w_theta[k]) < 1e-5
+assert np.all(np.diff(change_theta) <= 1e-6)     # a higher threshold never potentiates more
+assert change_theta[0] >= 0.5                    # theta_p below the LIF's calcium: LTP
+assert change_theta[-1] <= -0.1                  # theta_p above it: only the LTD band is reached
+
+plt.figure(figsize=(6, 4))
+plt.plot(theta_ps, 100 * change_theta, "o-")
+plt.axhline(0, color="gray", lw=0.5)
+plt.xlabel(r"potentiation threshold $\theta_p$ (µM)")
+plt.ylabel("weight change (%)")
+plt.title(f"stock LIF at 140 pA, {n_pulses} pulses at 5 Hz")
+plt.show()
+
+# %% [markdown]
+# ### Final weight versus holding potential and $\theta_p$
+#
+# The same recipe with an `LTPNeuron`, voltage-clamped during pairing (2 Hz), on a grid of
+# holding potentials × thresholds: two nested `vmap`s, one compiled simulation for the whole
+# grid.
+
+# %%
+holds = np.arange(-80.0, 11.0, 10.0 if QUICK else 5.0)         # mV
+thresholds = np.array([0.45, 0.55, 0.8, 1.2])                  # µM
+pairing_train = pulse_train(20 if QUICK else 60, 500.0)
+
+
+def paired_weight(hold, theta_p):
+    syn = GlutamateSynapse(1)
+    neuron = LTPNeuron(1)
+    proj = LTPProjection(syn, neuron, rule=CalciumControlRule(theta_p=theta_p * u.uM))
+    brainstate.nn.init_all_states([syn, neuron, proj])
+    neuron.clamp(hold * u.mV)
+
+    def step(pre_spike):
+        syn.update(pre_spike)
+        proj.update()
+        neuron.update()
+
+    simulate.run(step, pairing_train.shape[0], pairing_train)
+    return proj.w.value[0, 0].to_decimal(u.nS)
+
+
+grid_fn = jax.vmap(jax.vmap(paired_weight, in_axes=(0, None)), in_axes=(None, 0))
+change_grid = np.asarray(jax.jit(grid_fn)(jnp.asarray(holds), jnp.asarray(thresholds))) / 0.5 - 1
+# change_grid[threshold, hold]
+
+plt.figure(figsize=(6, 4))
+for row, th in zip(change_grid, thresholds):
+    plt.plot(holds, 100 * row, "o-", ms=3, label=rf"$\theta_p$ = {th:g} µM")
+plt.axhline(0, color="gray", lw=0.5)
+plt.xlabel("holding potential during pairing (mV)")
+plt.ylabel("weight change (%)")
+plt.legend()
+plt.show()
+
+default = change_grid[list(thresholds).index(0.55)]
+assert default[holds == 0.0][0] >= 0.5                       # pairing at 0 mV potentiates
+assert abs(default[holds == -70.0][0]) <= 0.05               # ... at -70 mV it does nothing
+onset = [float(holds[np.argmax(row > 0.1)]) for row in change_grid]  # lowest potential giving LTP
+print("LTP from", dict(zip(thresholds.tolist(), onset)), "mV")
+# a higher theta_p needs more depolarization
+assert np.all(np.diff(onset) >= 0) and onset[-1] > onset[0]
+
+# %% [markdown]
+# Raising $\theta_p$ moves the LTP side of the voltage curve to more depolarized potentials and
+# widens the LTD band below it — the sliding threshold of the BCM theory, here a parameter.
+# The same function could be differentiated instead of swept: every state supports
+# `jax.grad` (see `tests/test_projection.py`).
