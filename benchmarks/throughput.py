@@ -1,6 +1,7 @@
 """Network throughput, scaling, and the side-by-side comparison with plain NumPy.
 
     python benchmarks/throughput.py            # N = 100, 300, 1000, 2000; float32 and float64
+    python benchmarks/throughput.py --time 0.2 # 0.2 s of biological time instead of 1 s
     python benchmarks/throughput.py --quick    # N = 20, 100 steps: a smoke test, writes nothing
 
 The benchmark network has three layers of N ``LTPNeuron`` s, dense plastic ``LTPProjection`` s
@@ -106,6 +107,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true')
     parser.add_argument('--sizes', type=int, nargs='*')
+    parser.add_argument('--time', type=float, default=1.0,
+                        help='biological time per configuration in s (default 1)')
     parser.add_argument('--one', nargs=4, metavar=('N', 'STEPS', 'DTYPE', 'NUMPY_STEPS'),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -114,7 +117,7 @@ def main(argv=None):
         print(json.dumps(one(int(n), int(steps), dtype, int(numpy_steps))))
         return None
     sizes = args.sizes or ([20] if args.quick else [100, 300, 1000, 2000])
-    steps = 100 if args.quick else 10_000
+    steps = 100 if args.quick else int(round(args.time / 1e-4))
     rows = []
     for dtype in ('float32', 'float64'):
         for n in sizes:

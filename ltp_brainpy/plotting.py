@@ -63,32 +63,31 @@ def pairing(runs):
     return fig
 
 
-def stdp(runs):
+def _weight_change_curve(runs, key, unit, xlabel, title, logx=False):
+    """Weight change (%) against one condition, a line per run (a marker for single points)."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for label, r in runs:
-        dt = _values(r.conditions['delta_t'], u.ms)
-        order = np.argsort(dt)
-        ax.plot(dt[order], 100 * r.weight_change[order], 'o-', label=label)
+        x = _values(r.conditions[key], unit)
+        order = np.argsort(x)
+        ax.plot(x[order], 100 * r.weight_change[order], 'o-' if len(x) > 1 else 's', label=label)
+    if logx:
+        ax.set_xscale('log')
     ax.axhline(0, color='k', lw=0.8)
-    ax.axvline(0, color='0.7', lw=0.8)
-    ax.set(xlabel='Δt = t_post − t_pre (ms)', ylabel='AMPA conductance change (%)',
-           title='STDP window (Bi & Poo 1998)')
+    ax.set(xlabel=xlabel, ylabel='AMPA conductance change (%)', title=title)
     ax.legend(fontsize=8)
+    return fig, ax
+
+
+def stdp(runs):
+    fig, ax = _weight_change_curve(runs, 'delta_t', u.ms, 'Δt = t_post − t_pre (ms)',
+                                   'STDP window (Bi & Poo 1998)')
+    ax.axvline(0, color='0.7', lw=0.8)
     return fig
 
 
 def frequency_response(runs):
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for label, r in runs:
-        f = _values(r.conditions['frequency'], u.Hz)
-        style = 'o-' if len(f) > 1 else 's'
-        ax.plot(f, 100 * r.weight_change, style, label=label)
-    ax.set_xscale('log')
-    ax.axhline(0, color='k', lw=0.8)
-    ax.set(xlabel='stimulation frequency (Hz)', ylabel='AMPA conductance change (%)',
-           title='Frequency response (Dudek & Bear 1992)')
-    ax.legend(fontsize=8)
-    return fig
+    return _weight_change_curve(runs, 'frequency', u.Hz, 'stimulation frequency (Hz)',
+                                'Frequency response (Dudek & Bear 1992)', logx=True)[0]
 
 
 def dbn_training(runs):
@@ -112,13 +111,9 @@ def dbn_training(runs):
         ax.plot([0, 1], [0, 1], color='0.7', lw=0.8)
         ax.set(title=f'{name} weights', xlabel='before training (nS)',
                ylabel='after training (nS)', xlim=(0, 1.02), ylim=(0, 1.02))
-    for ax in axes.ravel()[len(layers):n_cols]:
-        ax.axis('off')
-    for row in range(2):
-        for ax in axes[row, len(layers):]:
+    for row, used in ((0, len(layers)), (1, len(layers)), (2, len(projections))):
+        for ax in axes[row, used:]:
             ax.axis('off')
-    for ax in axes[2, len(projections):]:
-        ax.axis('off')
     return fig
 
 
