@@ -9,15 +9,16 @@ package versions are recorded next to the numbers.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
+import dataclasses
+import sys
 import time
 from pathlib import Path
 
-from ltp_brainpy.config import load_config
-from ltp_brainpy.experiments import package_versions
-from ltp_brainpy.registry import PROTOCOLS, accepts
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, write_json  # noqa: E402
+
+from ltp_brainpy.config import load_config  # noqa: E402
+from ltp_brainpy.experiments import package_versions, run_protocols  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ['run.2.n_pulses=4', 'run.3.n_pulses=4', 'run.4.n_pairs=2', 'run.5.n_pulses=5',
@@ -27,32 +28,23 @@ QUICK = ['run.2.n_pulses=4', 'run.3.n_pulses=4', 'run.4.n_pairs=2', 'run.5.n_pul
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='shortened protocols')
-    parser.add_argument('--out', type=Path,
-                        default=ROOT / 'benchmarks' / 'results' / 'canonical.json')
     args = parser.parse_args(argv)
 
     config = load_config(ROOT / 'configs' / 'default.toml', QUICK if args.quick else ())
     rows, total = [], time.perf_counter()
     for spec in config.runs:
-        kwargs = dict(spec.arguments, **config.model)
-        if accepts(spec.protocol, 'dt'):
-            kwargs['dt'] = config.dt
         start = time.perf_counter()
-        PROTOCOLS[spec.protocol](**kwargs)
+        run_protocols(dataclasses.replace(config, runs=[spec]))
         wall = time.perf_counter() - start
         rows.append(dict(run=spec.label, protocol=spec.protocol, wall_s=round(wall, 3)))
         print(f'{spec.label:12s} {spec.protocol:22s} {wall:8.2f} s')
     total = time.perf_counter() - total
     print(f'{"whole set":35s} {total:8.2f} s')
     report = dict(benchmark='canonical experiments', quick=args.quick, runs=rows,
-                  total_s=round(total, 3), machine=dict(platform=platform.platform(),
-                                                        processor=platform.processor(),
-                                                        cpus=os.cpu_count()),
-                  versions=package_versions(), dt_ms=float(config.dt.mantissa))
+                  total_s=round(total, 3), machine=machine(), versions=package_versions(),
+                  dt_ms=float(config.dt.mantissa))
     if not args.quick:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + '\n')
-        print(f'wrote {args.out}')
+        print(f'wrote {write_json("canonical.json", report)}')
     return report
 
 

@@ -1,7 +1,7 @@
 """The 21-point STDP curve as one batched compiled call vs 21 sequential calls.
 
-    python benchmarks/stdp_sweep.py           # 60 pairs at 1 Hz -> benchmarks/results/stdp_sweep.json
-    python benchmarks/stdp_sweep.py --quick   # 3 pairs: a smoke test, writes nothing
+    python benchmarks/stdp_sweep.py          # 60 pairs at 1 Hz -> results/stdp_sweep.json
+    python benchmarks/stdp_sweep.py --quick  # 3 pairs: a smoke test, writes nothing
 
 Both ways compile (each call of a protocol compiles once); medians of ``--repeats`` runs.
 """

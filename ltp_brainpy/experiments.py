@@ -83,6 +83,11 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+def _save_npz(path, arrays) -> None:
+    with open(path, 'wb') as f:
+        np.savez(f, **arrays)
+
+
 def _write_json(path: Path, data) -> None:
     def write(tmp):
         with open(tmp, 'w') as f:
@@ -111,7 +116,7 @@ def run_experiment(config: Config, out_dir, command=None, progress: bool = True)
     out_dir.mkdir(parents=True, exist_ok=True)
     for label, r in results.items():
         name = f'{label}.npz'
-        _atomic_write(out_dir / name, lambda tmp, r=r: np.savez(open(tmp, 'wb'), **r.arrays()))
+        _atomic_write(out_dir / name, lambda tmp, r=r: _save_npz(tmp, r.arrays()))
         summary['files'][label] = name
     by_protocol = {}
     for spec in config.runs:
