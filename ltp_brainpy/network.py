@@ -18,6 +18,7 @@ import numpy as np
 import saiunit as u
 
 from . import simulate
+from ._inputs import BoundCurrent
 from ._validate import ParameterError, quantity
 from .glutamate import GlutamateSynapse
 from .neuron import LTPNeuron
@@ -62,7 +63,7 @@ class LateralInhibition(brainstate.nn.Module):
         self.tau_inh = quantity(owner, 'tau_inh', tau_inh, u.ms, positive=True)
         self.E_inh = quantity(owner, 'E_inh', E_inh, u.mV)
         self.n = int(np.prod(layer.varshape))
-        layer.add_current_input(self.name, _InhibitionCurrent(self))
+        layer.add_current_input(self.name, BoundCurrent(self))
 
     def init_state(self, batch_size=None, **kwargs):
         shape = ((batch_size,) if batch_size else ()) + (self.n,)
@@ -79,17 +80,6 @@ class LateralInhibition(brainstate.nn.Module):
     def update(self):
         decay = u.math.exp(-brainstate.environ.get_dt() / self.tau_inh)
         self.activity.value = self.activity.value * decay + self.layer.spike.value
-
-
-class _InhibitionCurrent:
-    def __init__(self, module):
-        self._module = module
-
-    def __call__(self, V):
-        return self._module.current(V)
-
-    def __repr__(self):
-        return f'<current of {self._module.name}>'
 
 
 @dataclasses.dataclass

@@ -8,6 +8,7 @@ import brainstate
 import numpy as np
 import saiunit as u
 
+from ._inputs import BoundCurrent
 from ._state import filled
 from ._validate import ParameterError, quantity, require
 from .glutamate import GlutamateSynapse
@@ -40,19 +41,6 @@ def connection_mask(n_pre: int, n_post: int, conn=None, seed: Optional[int] = No
 def _batched_matvec(v, M):
     """``v @ M`` over the trailing axes, for v (..., n_pre) and M (..., n_pre, n_post)."""
     return u.math.matmul(v[..., None, :], M)[..., 0, :]
-
-
-class _CurrentOf:
-    """The projection's current as the neuron's input: a callable that prints without a cycle."""
-
-    def __init__(self, projection):
-        self._projection = projection
-
-    def __call__(self, V):
-        return self._projection.current(V)
-
-    def __repr__(self):
-        return f'<current of {self._projection.name}>'
 
 
 class LTPProjection(brainpy.state.Projection):
@@ -199,7 +187,7 @@ class LTPProjection(brainpy.state.Projection):
         self._plastic_at_init = bool(plastic)
         # NMDA receptors per postsynaptic neuron: sum_i g_i over its connected inputs.
         self._n_inputs = None if self.mask is None else u.math.asarray(self.mask, dtype=float)
-        post.add_current_input(self.name, _CurrentOf(self))
+        post.add_current_input(self.name, BoundCurrent(self))
 
     # ------------------------------------------------------------------ states
     def _initial_values(self, batch_size):
