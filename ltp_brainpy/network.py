@@ -214,10 +214,6 @@ class LayeredNetwork(brainstate.nn.Module):
         brainstate.nn.init_all_states(self)
 
     # ------------------------------------------------------------------ state helpers
-    @property
-    def plastic(self):
-        return [p.plastic for p in self.projections.values()]
-
     def set_plastic(self, on: bool):
         """Switch plasticity of every projection on or off."""
         for proj in self.projections.values():
