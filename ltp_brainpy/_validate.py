@@ -22,7 +22,7 @@ def _describe(unit: u.Unit) -> str:
     return '1 (dimensionless)' if unit.is_unitless else f'{unit} [{unit.dim}]'
 
 
-def _is_traced(value) -> bool:
+def is_traced(value) -> bool:
     mantissa = value.mantissa if isinstance(value, u.Quantity) else value
     return isinstance(mantissa, jax.core.Tracer)
 
@@ -62,7 +62,7 @@ def quantity(owner: str, name: str, value, unit: u.Unit, *,
             f'{where} must be in {_describe(unit)}, got {value} '
             f'[{value.unit.dim}]')
     value = value.in_unit(unit)
-    if _is_traced(value):
+    if is_traced(value):
         return value
     x = np.asarray(value.mantissa, dtype=float)
     if np.isnan(x).any():

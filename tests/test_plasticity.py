@@ -45,6 +45,28 @@ def test_relax_and_linear_step_match_closed_forms():
     assert abs(float(w / u.nS) - 4.0) < 1e-6
 
 
+def test_linear_step_series_path_matches_closed_form_and_is_used_only_when_bounded():
+    # For a slow process (b dt <= SERIES_LIMIT) phi_1 comes from its series: compare the
+    # one-step change, where a cancellation error would show, with the closed form.
+    from ltp_brainpy.plasticity import SERIES_LIMIT
+    dt, x0, a = 0.1 * u.ms, 0.2 * u.nS, 0.5 * u.nS / u.ms
+    rates = np.array([0.0, 1e-6, 1e-4, 1e-2, SERIES_LIMIT / 0.1])  # 1/ms
+    b = jnp.asarray(rates) / u.ms
+    z = rates * 0.1
+    safe = np.where(z > 0, rates, 1.0)
+    change = np.where(z > 0, (0.5 / safe - 0.2) * -np.expm1(-z), 0.5 * 0.1)  # nS
+    series = linear_exp_step(x0, a, b, dt, b_max=SERIES_LIMIT / dt)
+    np.testing.assert_allclose(np.asarray((series - x0).to_decimal(u.nS)), change, rtol=1e-6)
+    # A bound too large for the series takes the exprel path: the same numbers.
+    general = linear_exp_step(x0, a, b, dt, b_max=1.0 / u.ms)
+    np.testing.assert_allclose(np.asarray((general - x0).to_decimal(u.nS)), change, rtol=1e-6)
+    # Far outside its range the series would be wrong: a fast process still steps exactly.
+    fast = 5.0 / u.ms
+    exact = 0.1 + (0.2 - 0.1) * np.exp(-5.0)
+    assert abs(float(linear_exp_step(x0, a, fast, 1.0 * u.ms, b_max=fast) / u.nS)
+               - exact) < 1e-6
+
+
 def test_nmda_calcium_needs_glutamate_and_receptors_and_follows_driving_force():
     rho, E_Ca = 0.0025 * u.uM / (u.ms * u.nS * u.mV), 130 * u.mV
     V = jnp.array([-70.0, -40.0, -10.0, 0.0]) * u.mV
@@ -64,6 +86,22 @@ def test_nmda_calcium_needs_glutamate_and_receptors_and_follows_driving_force():
 def _run_rule(rule, ca, t_ms, w0=0.5 * u.nS, dt=0.1 * u.ms):
     w = _iterate(lambda w: rule.step(w, ca, w0, dt), w0, int(round(t_ms / 0.1)))
     return float(w / u.nS)
+
+
+@pytest.mark.parametrize('thresholds', [(0.35, 0.55), (0.1, 0.9)])  # one exp; two sigmoids
+def test_rule_drives_match_the_two_sigmoids(thresholds):
+    theta_d, theta_p = thresholds
+    rule = CalciumControlRule(theta_d=theta_d * u.uM, theta_p=theta_p * u.uM)
+    c = np.linspace(0.0, 2.0, 4001).astype(np.float32).astype(float)  # exactly representable
+    omega_p, omega_d = rule.omegas(jnp.asarray(c, dtype=jnp.float32) * u.uM)
+    sigma = lambda theta: 1.0 / (1.0 + np.exp(-(c - theta) / 0.01))
+    np.testing.assert_allclose(omega_p, sigma(theta_p), atol=1e-6)
+    np.testing.assert_allclose(omega_d, sigma(theta_d) - sigma(theta_p), atol=1e-6)
+    assert np.all(np.asarray(omega_d) >= 0) and np.all(np.isfinite(omega_d))
+    # Traced thresholds (a sweep or a gradient) take the two-sigmoid path: same numbers.
+    traced = jax.jit(lambda t: CalciumControlRule(theta_d=theta_d * u.uM, theta_p=t * u.uM)
+                     .omegas(jnp.asarray(c, dtype=jnp.float32) * u.uM))(theta_p)
+    np.testing.assert_allclose(traced[1], omega_d, atol=1e-6)
 
 
 def test_rule_potentiates_toward_w_max_above_theta_p():
