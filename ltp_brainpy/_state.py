@@ -3,7 +3,7 @@
 ``braintools.init.param(Constant(0.0), ...)`` gives JAX *weakly typed* arrays; after one step
 they become strongly typed, and every compiled function that reads the states compiles a second
 time. Building initial values here, in the default float dtype (``brainstate.environ.dftype()``,
-float64 under ``jax_enable_x64``), avoids that.
+float64 after ``brainstate.environ.set(precision=64)``), avoids that.
 """
 from __future__ import annotations
 

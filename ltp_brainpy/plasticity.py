@@ -105,9 +105,11 @@ def _known(value, unit):
 
 def _phi1_series(z, z_max):
     r""":math:`\varphi_1(z) = \sum_k (-z)^k/(k+1)!` for :math:`0 \le z \le z_{max}`, with as
-    many terms as make the first omitted one smaller than 1e-16."""
+    many terms as make the first omitted one smaller than the rounding error of ``z``'s dtype
+    (float32: 6e-8, float64: 1e-16)."""
+    tolerance = np.finfo(u.math.asarray(z).dtype).eps / 2
     order, term = 1, z_max / 2
-    while term * z_max / (order + 2) >= 1e-16:
+    while term * z_max / (order + 2) >= tolerance:
         order += 1
         term *= z_max / (order + 1)
     phi = 1.0
@@ -124,8 +126,8 @@ def linear_exp_step(x, a, b, dt, b_max=None):
 
     ``b_max``, an upper bound of ``b`` known in advance, lets a slow process take a cheaper
     path: when :math:`b_{max} \Delta t \le` ``SERIES_LIMIT``, :math:`\varphi_1` is summed from
-    its Taylor series to 1e-16 instead of calling :func:`saiunit.math.exprel`, which costs
-    three times as much per element on CPU.
+    its Taylor series (to the precision of the dtype) instead of calling
+    :func:`saiunit.math.exprel`, which costs three times as much per element on CPU.
     """
     z = u.maybe_decimal(b * dt)
     b_max, dt_known = _known(b_max, PER_MS), _known(dt, u.ms)
