@@ -1,7 +1,7 @@
 """The benchmark network of ``numpy_network.py`` in Brian2 equations, for speed comparisons.
 
-    python benchmarks/brian2_network.py                              # agreement with NumPy
-    python benchmarks/brian2_network.py --rate 100 --standalone      # all layers fire
+``benchmarks/throughput.py`` runs it (``pip install -e '.[bench]'``) next to ltp_brainpy and
+NumPy on the same input, and checks that all three agree on rates and weight changes.
 
 Same parameters, initial weights and input as ``NumpyNetwork``, float64, and the same order
 within a step, set by Brian2's schedule (slots, and ``order`` within the 'groups' slot):
@@ -29,11 +29,8 @@ do the same reproduces Brian2's counts and weights to 7 digits.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -194,45 +191,3 @@ def run_brian2(numpy_net, spikes, target='runtime', threads=1, directory=None) -
         if standalone:
             b2.device.reinit()
             b2.set_device('runtime')
-
-
-def agreement(n=30, n_steps=2000, rate_hz=None, targets=('runtime',), **kwargs):
-    """Print spikes per layer and mean weight change (nS) per projection, NumPy vs Brian2.
-
-    Input: ``input_spikes(n, n_steps)`` (20 Hz: only layer 0 fires, even over 1 s) or Poisson
-    at ``rate_hz`` (100 Hz drives all layers). ``kwargs`` go to ``run_brian2``. Returns
-    {'numpy' or target: result dict}.
-    """
-    from benchmarks.common import DT_MS, INPUT_RATE_HZ, benchmark_network, input_spikes
-    from benchmarks.numpy_network import NumpyNetwork
-    rate_hz = rate_hz or INPUT_RATE_HZ
-    spikes = input_spikes(n, n_steps) if rate_hz == INPUT_RATE_HZ else \
-        np.random.default_rng(0).random((n_steps, n)) < rate_hz * DT_MS * 1e-3
-    net = NumpyNetwork(benchmark_network(n))
-    w0 = net.mean_weights()
-    brian = {t: run_brian2(net, spikes, target=t, **kwargs) for t in targets}
-    counts = [np.zeros(n) for _ in net.sizes]
-    for t in range(n_steps):
-        for c, s in zip(counts, net.step(spikes[t])):
-            c += s
-    rows = {'numpy': dict(counts=counts, weights=net.mean_weights())} | brian
-    print(f'n = {n}, {n_steps} steps, input {rate_hz:g} Hz ({int(spikes.sum())} spikes)')
-    for label, r in rows.items():
-        dw = '  '.join(f'{k} {r["weights"][k] - w0[k]:+.7f}' for k in w0)
-        timing = f'  build {r["build_s"]:.1f} s, loop {r["loop_s"]:.2f} s' if 'loop_s' in r else ''
-        print(f'{label:>15}: spikes {[int(c.sum()) for c in r["counts"]]}  dw {dw}{timing}')
-    return rows
-
-
-if __name__ == '__main__':
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--n', type=int, default=30)
-    parser.add_argument('--steps', type=int, default=2000)
-    parser.add_argument('--rate', type=float, help='input rate in Hz (default: 20)')
-    parser.add_argument('--standalone', action='store_true', help='also cpp_standalone')
-    parser.add_argument('--threads', type=int, default=1)
-    args = parser.parse_args()
-    agreement(args.n, args.steps, args.rate,
-              ('runtime', 'cpp_standalone') if args.standalone else ('runtime',),
-              threads=args.threads)

@@ -58,8 +58,9 @@ def measure_jax(n: int, n_steps: int, dtype: str) -> dict:
     from ltp_brainpy.experiments import package_versions
     net = benchmark_network(n)
     w0 = _mean_weights(net)
-    compile_s, loop_s, counts, weights = run_jax(net, input_spikes(n, n_steps),
-                                                 block=max(n_steps // 10, 1))
+    # Blocks of ~0.1-1 s, so that compilation stands out of the block-to-block noise.
+    block = max(n_steps // (100 if _synapses(n) >= 1_000_000 else 10), 1)
+    compile_s, loop_s, counts, weights = run_jax(net, input_spikes(n, n_steps), block=block)
     return dict(n=n, dtype=dtype, synapses=_synapses(n), steps=n_steps, compile_s=compile_s,
                 loop_s=loop_s, synapse_steps_per_s=_synapses(n) * n_steps / loop_s,
                 **_outcome(counts, weights, w0, n_steps),
