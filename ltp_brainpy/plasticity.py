@@ -250,9 +250,9 @@ class CalciumControlRule:
         \theta_d)/\kappa}`, :math:`\Omega_p = 1/(1 + e)` and
         :math:`\Omega_d = e(1 - K)/((1 + e)(1 + eK))`, which is also free of the cancellation
         in :math:`\sigma_d - \sigma_p`. Far below threshold :math:`e` is capped so that the
-        product stays finite (in float32 :math:`\Omega_d` then reads :math:`2 \times 10^{-15}`
-        instead of less); when the thresholds are too far apart for that cap (or are traced),
-        the two sigmoids are computed separately.
+        product stays finite (in float32 :math:`\Omega_d` is then off by less than
+        :math:`2 \times 10^{-15}`); when the thresholds are too far apart for that cap (or are
+        traced), the two sigmoids are computed separately.
         """
         z_p = u.maybe_decimal((ca - self.theta_p) / self.kappa)
         known = [_known(x, u.uM) for x in (self.theta_p, self.theta_d, self.kappa)]
