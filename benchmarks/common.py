@@ -33,6 +33,12 @@ def benchmark_network(n: int, seed: int = 0):
                           fan_in=BENCHMARK_FAN_IN)
 
 
+def mean_weights(net) -> dict:
+    """Mean AMPA conductance (nS) of each projection of a ``LayeredNetwork``."""
+    import saiunit as u
+    return {name: float(p.w.value.mean().to_decimal(u.nS)) for name, p in net.projections.items()}
+
+
 def run_jax(net, spikes: np.ndarray, block: int = 1000):
     """Run the network on the given input spikes, ``block`` steps per compiled call.
 
@@ -65,8 +71,7 @@ def run_jax(net, spikes: np.ndarray, block: int = 1000):
         times.append(time.perf_counter() - t0)
         counts = out if counts is None else [c + o for c, o in zip(counts, out)]
     steady = float(np.median(times[1:])) if len(times) > 1 else times[0]
-    weights = {name: float(p.w.value.mean().to_decimal(u.nS))
-               for name, p in net.projections.items()}
+    weights = mean_weights(net)
     return max(times[0] - steady, 0.0), steady * len(times), [np.asarray(c) for c in counts], \
         weights
 

@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DT_MS, RESULTS, benchmark_network, input_spikes, machine, run_jax, write_json  # noqa
+from common import (DT_MS, RESULTS, benchmark_network, input_spikes, machine,  # noqa: E402
+                    mean_weights, run_jax, write_json)
 
 BRIAN2_TARGETS = [('brian2 runtime', 'runtime', 0), ('brian2 standalone 1 thread',
                                                       'cpp_standalone', 1),
@@ -57,7 +58,7 @@ def measure_jax(n: int, n_steps: int, dtype: str) -> dict:
         brainstate.environ.set(precision=64)  # float64 states (and jax_enable_x64)
     from ltp_brainpy.experiments import package_versions
     net = benchmark_network(n)
-    w0 = _mean_weights(net)
+    w0 = mean_weights(net)
     # Blocks of ~0.1-1 s, so that compilation stands out of the block-to-block noise.
     block = max(n_steps // (100 if _synapses(n) >= 1_000_000 else 10), 1)
     compile_s, loop_s, counts, weights = run_jax(net, input_spikes(n, n_steps), block=block)
@@ -66,11 +67,6 @@ def measure_jax(n: int, n_steps: int, dtype: str) -> dict:
                 **_outcome(counts, weights, w0, n_steps),
                 peak_rss_MB=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 versions=package_versions())
-
-
-def _mean_weights(net):
-    import saiunit as u
-    return {name: float(p.w.value.mean().to_decimal(u.nS)) for name, p in net.projections.items()}
 
 
 def measure_references(n: int, n_steps: int, brian2: bool, quick: bool) -> dict:
