@@ -1,10 +1,13 @@
-"""``ltp-brainpy``: run experiment configs.
+"""``ltp-brainpy``: run experiment configs and fit the model to data.
 
     ltp-brainpy list [--dir configs]
-    ltp-brainpy run CONFIG [--out DIR] [--set key=value ...]
+    ltp-brainpy run CONFIG [--out DIR] [--preset PRESET] [--set key=value ...]
+    ltp-brainpy fit DATA [--params a,b,...] [--fix key=value ...] [--out DIR]
 
-CONFIG is a TOML file or the name of one in ./configs. Results go to DIR (default
-results/<config name>). Bad input is reported in one line and exits with status 2.
+CONFIG is a TOML file or the name of one in ./configs; PRESET a preset.toml (as written by
+``fit``) or the name of a bundled preset; DATA a CSV file or the name of a bundled data set.
+Results go to DIR (default results/<name>). Bad input is reported in one line and exits with
+status 2, before anything is simulated or written.
 """
 from __future__ import annotations
 
@@ -26,6 +29,9 @@ def _resolve(config: str, directory: Path) -> Path:
 
 
 def _list(directory: Path) -> int:
+    from .config import bundled_presets
+    from .datasets import bundled_datasets
+
     paths = sorted(directory.glob('*.toml'))
     if not paths:
         print(f'error: no configs in {directory}', file=sys.stderr)
@@ -33,6 +39,8 @@ def _list(directory: Path) -> int:
     for path in paths:
         title = tomllib.loads(path.read_text()).get('title', '')
         print(f'{path.stem:12s} {title}')
+    print(f"presets:  {', '.join(bundled_presets())}")
+    print(f"datasets: {', '.join(bundled_datasets())}")
     return 0
 
 
@@ -41,7 +49,7 @@ def _run(args) -> int:
     from .experiments import format_targets, run_experiment
 
     path = _resolve(args.config, args.dir)
-    config = load_config(path, args.set)
+    config = load_config(path, args.set, preset=args.preset)
     out = Path(args.out) if args.out else Path('results') / config.name
     print(f'{config.title}: {len(config.runs)} run(s), dt = {config.dt}, writing to {out}/')
     summary = run_experiment(config, out, command=['ltp-brainpy'] + sys.argv[1:])
@@ -50,13 +58,70 @@ def _run(args) -> int:
             changes = ', '.join(f'{100 * c:+.1f} %' for c in run['weight_change'])
             print(f'  {label:12s} weight change: {changes}')
         for key, value in run.items():
-            if key not in ('protocol', 'conditions', 'weight_change'):
+            if key not in ('protocol', 'conditions', 'weight_change') and isinstance(
+                    value, (int, float)):
                 print(f'  {label:12s} {key}: {value:.3f}')
     if summary['targets']:
         print('Targets:')
         print(format_targets(summary['targets']), end='')
     print(f"Wrote results.json, metadata.json, {len(summary['files'])} .npz and "
           f"{len(summary['figures'])} figure(s) to {out}/")
+    return 0
+
+
+def _assignments(items, where) -> dict:
+    """``["theta_p=0.6 uM", ...]`` -> ``{"theta_p": 0.6 * u.uM}`` (validated model parameters)."""
+    from .config import parse_quantity
+    from .parameters import default_parameters, parameter_names, unknown_key_error
+    from ._validate import quantity
+
+    owners, defaults = parameter_names(), default_parameters()
+    values = {}
+    for item in items:
+        if '=' not in item:
+            raise ParameterError(f'{where}: expected name=value, got {item!r}')
+        key, text = (part.strip() for part in item.split('=', 1))
+        if key not in owners:
+            raise unknown_key_error(where, key, owners)
+        value = parse_quantity(text.strip('"\''), f'{where} {key}')
+        values[key] = quantity(where, key, value, defaults[owners[key]][key].unit)
+    return values
+
+
+def _fit(args) -> int:
+    from .config import load_preset
+    from .datasets import load_dataset
+    from .fit import fit, free_parameter_names
+    from .fit_outputs import write_fit
+
+    dataset = load_dataset(args.data)
+    free = free_parameter_names(args.params)
+    preset = _assignments([f'{k}={v}' for k, v in load_preset(args.preset).items()]
+                          if args.preset else [], 'preset')
+    start = {k: v for k, v in preset.items() if k in free}  # a preset starts what is free
+    fixed = {k: v for k, v in preset.items() if k not in free}
+    fixed.update(_assignments(args.fix, '--fix'))
+    out = Path(args.out) if args.out else Path('results') / f'fit_{dataset.name}'
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f'--out: {out} exists and is not a folder')
+    settings = dict(params=free, fix={k: str(v) for k, v in fixed.items()},
+                    start={k: str(v) for k, v in start.items()}, n_starts=args.starts,
+                    iterations=args.iterations, polish=args.polish, seed=args.seed)
+    result = fit(dataset, free, fix=fixed, start=start, n_starts=args.starts,
+                 iterations=args.iterations, polish=args.polish, seed=args.seed, progress=True)
+    summary = write_fit(result, dataset, out, settings,
+                        command=['ltp-brainpy'] + (sys.argv[1:] if args.argv is None
+                                                   else args.argv))
+    for name, value in summary['parameters'].items():
+        print(f"  {name:12s} = {value:>18s}  +- {summary['uncertainty'][name]}")
+    for row in summary['rows']:
+        print(f"  {row['id']:12s} data {100 * row['data']:+7.1f} %   model "
+              f"{100 * row['model']:+7.1f} %   ({row['residual']:+.2f} SEM)")
+    print(f"chi2 = {summary['chi2']:.3f}, reduced chi2 = {summary['reduced_chi2']:.3f}, "
+          f"{summary['rows_within_2_sem']}/{len(summary['rows'])} rows within 2 SEM, "
+          f"{summary['wall_time_s']:.0f} s")
+    print(f'Wrote fit.json, fit.png, convergence.png, preset.toml, data.csv and '
+          f'metadata.json to {out}/')
     return 0
 
 
@@ -71,10 +136,26 @@ def main(argv=None) -> int:
     p_run.add_argument('--out', help='output folder (default results/<config name>)')
     p_run.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                        help='override: theta_p="0.6 uM", dt="0.05 ms", run.0.n_pulses=100')
+    p_run.add_argument('--preset', help='parameter preset: a preset.toml or a bundled name')
     p_run.add_argument('--dir', type=Path, default=CONFIG_DIR, help=argparse.SUPPRESS)
+    p_fit = sub.add_parser('fit', help='fit model parameters to a data set')
+    p_fit.add_argument('data', help='CSV file, or the name of a bundled data set')
+    p_fit.add_argument('--params', help='free parameters, comma-separated (default: '
+                       'theta_d,theta_p,gamma_p,gamma_d,tau_ca,tau_ca_post)')
+    p_fit.add_argument('--fix', action='append', default=[], metavar='KEY=VALUE',
+                       help='fixed parameter, e.g. --fix A_bpap="40 mV"')
+    p_fit.add_argument('--preset', help='start from a preset (its values are fixed unless free)')
+    p_fit.add_argument('--starts', type=int, default=4, help='starting points (one batch)')
+    p_fit.add_argument('--iterations', type=int, default=30, help='Adam steps per start')
+    p_fit.add_argument('--polish', type=int, default=40, help='L-BFGS steps per start')
+    p_fit.add_argument('--seed', type=int, default=0, help='seed of the random starts')
+    p_fit.add_argument('--out', help='output folder (default results/fit_<data name>)')
     args = parser.parse_args(argv)
+    args.argv = argv
+    commands = {'list': lambda: _list(args.dir), 'run': lambda: _run(args),
+                'fit': lambda: _fit(args)}
     try:
-        return _list(args.dir) if args.command == 'list' else _run(args)
+        return commands[args.command]()
     except ParameterError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -3,12 +3,14 @@
 A quantity is written as a string, number then unit: ``t_ap = "2 ms"``,
 ``rho = "0.0025 uM/(ms*nS*mV)"``, ``gamma_p = "2 /s"``; lists of them are allowed
 (``hold = ["0 mV", "-70 mV"]``). A config holds top-level settings, a ``[model]`` table of
-model parameter overrides and one or more ``[[run]]`` tables, each naming a protocol and its
-arguments::
+model parameter overrides, optionally a ``preset`` (a parameter set, e.g. one fitted to data
+by ``ltp-brainpy fit``, whose ``[model]`` table the config's own ``[model]`` overrides) and one
+or more ``[[run]]`` tables, each naming a protocol and its arguments::
 
     title = "Pairing"
     dt = "0.1 ms"
     seed = 0
+    preset = "cortex_l5"   # optional: a bundled preset's name or a preset.toml path
 
     [model]
     theta_p = "0.55 uM"
@@ -26,6 +28,7 @@ import dataclasses
 import operator
 import re
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +39,11 @@ from .parameters import default_parameters, parameter_names, unknown_key_error
 from .registry import PROTOCOLS, allowed_arguments, check_argument, required_arguments
 from .simulate import DEFAULT_DT
 
-__all__ = ['Config', 'RunSpec', 'load_config', 'parse_quantity', 'apply_overrides']
+__all__ = ['Config', 'RunSpec', 'load_config', 'load_preset', 'bundled_presets', 'parse_quantity',
+           'apply_overrides']
 
-TOP_LEVEL = {'title', 'description', 'dt', 'seed', 'model', 'run'}
+TOP_LEVEL = {'title', 'description', 'dt', 'seed', 'preset', 'model', 'run'}
+PRESET_KEYS = {'title', 'description', 'source', 'model'}
 _QUANTITY = re.compile(r'^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$')
 _OPS = {ast.Mult: operator.mul, ast.Div: operator.truediv, ast.Pow: operator.pow}
 _ALIASES = {'s': u.second, 'sec': u.second, 'min': u.minute, 'V': u.volt, 'A': u.amp,
@@ -132,7 +137,51 @@ def check_dt(dt, model: dict) -> None:
             f'{tau.in_unit(u.ms)}; use dt <= {float(tau / u.ms) / 5:g} ms')
 
 
-def _build(raw: dict, name: str) -> Config:
+def bundled_presets() -> list:
+    """Names of the parameter presets shipped with the package."""
+    folder = resources.files('ltp_brainpy') / 'presets'
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith('.toml'))
+
+
+def _read_toml(path: Path, what: str) -> dict:
+    if path.is_dir():
+        raise ParameterError(f'{what}: {str(path)!r} is a folder, expected a TOML file')
+    if not path.is_file():
+        raise ParameterError(f'{what}: no such file {str(path)!r}')
+    try:
+        return tomllib.loads(path.read_text(encoding='utf-8'))
+    except UnicodeDecodeError:
+        raise ParameterError(f'{what}: {path} is not a UTF-8 text file') from None
+    except tomllib.TOMLDecodeError as err:
+        raise ParameterError(f'{what}: {path}: {err}') from None
+
+
+def load_preset(source, base: Path | None = None) -> dict:
+    """The ``[model]`` table (raw TOML values) of a preset: a bundled preset's name
+    (:func:`bundled_presets`) or a TOML file (relative paths are tried in ``base`` first)."""
+    if not isinstance(source, str) or not source:
+        raise ParameterError(f'preset: must be a preset name or a file path, got {source!r}')
+    path = Path(source)
+    if path.suffix != '.toml' and source in bundled_presets():
+        text = (resources.files('ltp_brainpy') / 'presets' / f'{source}.toml').read_text('utf-8')
+        raw = tomllib.loads(text)
+    else:
+        if base is not None and not path.is_absolute() and (base / path).is_file():
+            path = base / path
+        if path.suffix != '.toml' and not path.exists():
+            raise ParameterError(f'preset: no preset named {source!r} (bundled: '
+                                 f'{", ".join(bundled_presets())}) and no such file')
+        raw = _read_toml(path, 'preset')
+    for key in raw:
+        if key not in PRESET_KEYS:
+            raise unknown_key_error('preset', key, PRESET_KEYS)
+    model = raw.get('model')
+    if not isinstance(model, dict):
+        raise ParameterError(f'preset: {source} needs a [model] table')
+    return model
+
+
+def _build(raw: dict, name: str, base: Path | None = None) -> Config:
     for key in raw:
         if key not in TOP_LEVEL:
             raise unknown_key_error('config', key, TOP_LEVEL)
@@ -143,8 +192,9 @@ def _build(raw: dict, name: str) -> Config:
         raise ParameterError(f'seed: must be a non-negative integer, got {seed!r}')
 
     owners, defaults = parameter_names(), default_parameters()
+    preset = load_preset(raw['preset'], base) if 'preset' in raw else {}
     model = {}
-    for key, value in raw.get('model', {}).items():
+    for key, value in {**preset, **raw.get('model', {})}.items():
         if key not in owners:
             raise unknown_key_error('model', key, owners)
         expected = defaults[owners[key]][key]
@@ -213,13 +263,13 @@ def apply_overrides(raw: dict, assignments) -> dict:
     return raw
 
 
-def load_config(path, overrides=()) -> Config:
-    """Read, override and validate a TOML config; raises :class:`ParameterError` on bad input."""
+def load_config(path, overrides=(), preset=None) -> Config:
+    """Read, override and validate a TOML config; raises :class:`ParameterError` on bad input.
+
+    ``preset`` (a bundled preset's name or a preset file) replaces the config's own ``preset``.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ParameterError(f'config: no such file {str(path)!r}')
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise ParameterError(f'config: {path}: {err}') from None
-    return _build(apply_overrides(raw, overrides), path.stem)
+    raw = _read_toml(path, 'config')
+    if preset is not None:
+        raw['preset'] = str(preset)
+    return _build(apply_overrides(raw, overrides), path.stem, base=path.parent)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import saiunit as u  # noqa: E402
 
-__all__ = ['FIGURES', 'figure_for']
+__all__ = ['FIGURES', 'figure_for', 'fit_figure', 'convergence_figure']
 
 
 def _values(q, unit):
@@ -142,6 +142,85 @@ def association(runs):
     return fig
 
 
+def fit_figure(summary: dict):
+    """Data (with error bars of 2 SEM) against the fitted model, from a fit's summary."""
+    return data_figure(summary['rows'], f"{summary['dataset']}: χ² = {summary['chi2']:.2f}, "
+                                        f"reduced χ² = {summary['reduced_chi2']:.2f}")
+
+
+def dataset(runs):
+    """Figure of the ``dataset`` protocol: each data set's rows against the model."""
+    label, r = runs[0]
+    return data_figure(r.summary['rows'], f"{label}: {r.summary['rows_within_2_sem']}/"
+                                          f"{len(r.summary['rows'])} rows within 2 SEM, "
+                                         f"χ² = {r.summary['chi2']:.2f}")
+
+
+def data_figure(rows, title: str):
+    """Rows of a data set (dicts with ``data``, ``sem``, ``model`` and the CSV columns)
+    against the model: STDP trains against their frequency, one series per
+    :math:`\\Delta t`; every other row against its index."""
+    by_delta = {}
+    for row in rows:
+        if row['protocol'] == 'stdp_trains':
+            by_delta.setdefault(row['delta_t_ms'], []).append((row['frequency_Hz'], row))
+    others = [(k, row) for k, row in enumerate(rows) if row['protocol'] != 'stdp_trains']
+    panels = [p for p in (by_delta, others) if p]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    axes = list(axes[0])
+    if by_delta:
+        ax = axes.pop(0)
+        for delta, points in sorted(by_delta.items()):
+            points.sort(key=lambda p: p[0])
+            f = np.array([p[0] for p in points])
+            data = np.array([p[1]['data'] for p in points]) * 100
+            sem = np.array([p[1]['sem'] for p in points]) * 100
+            model = np.array([p[1]['model'] for p in points]) * 100
+            bars = ax.errorbar(f, data, yerr=2 * sem, fmt='o', capsize=3,
+                               label=f'data, Δt = {delta:+g} ms')
+            ax.plot(f, model, 's--', color=bars[0].get_color(), mfc='none',
+                    label=f'model, Δt = {delta:+g} ms')
+        ax.axhline(0, color='0.7', lw=0.8)
+        ax.set(xscale='log', xlabel='pair frequency (Hz)', ylabel='change in strength (%)',
+               title='STDP trains: data (±2 SEM) and fit')
+        ticks = sorted({p[0] for points in by_delta.values() for p in points})
+        ax.set_xticks(ticks, [f'{t:g}' for t in ticks])
+        ax.minorticks_off()
+        ax.legend(fontsize=7)
+    if others:
+        ax = axes.pop(0)
+        x = np.arange(len(others))
+        ax.errorbar(x, [r['data'] * 100 for _, r in others],
+                    yerr=[2 * r['sem'] * 100 for _, r in others], fmt='o', capsize=3,
+                    label='data (±2 SEM)')
+        ax.plot(x, [r['model'] * 100 for _, r in others], 's', mfc='none', label='model')
+        ax.set_xticks(x, [r['id'] for _, r in others], rotation=60, fontsize=7)
+        ax.axhline(0, color='0.7', lw=0.8)
+        ax.set(ylabel='change in strength (%)', title='Other protocols')
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def convergence_figure(summary: dict):
+    """χ² of every start against the optimiser's step (Adam, then L-BFGS)."""
+    n_starts = summary['n_starts']
+    adam = np.asarray(summary['history']['adam_chi2'], float).reshape(-1, n_starts)
+    lbfgs = np.asarray(summary['history']['lbfgs_chi2'], float).reshape(-1, n_starts)
+    chi2 = np.concatenate([adam, lbfgs])
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for start in range(chi2.shape[1]):
+        ax.plot(np.arange(1, len(chi2) + 1), chi2[:, start], lw=1, label=f'start {start}')
+    if len(adam) and len(lbfgs):
+        ax.axvline(len(adam) + 0.5, color='0.6', ls=':', lw=1)
+    ax.set(yscale='log', xlabel='step (Adam, then L-BFGS)', ylabel='χ²',
+           title='Convergence of every start')
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES = {
     'mg_block': mg_block,
     'short_term_depression': short_term_depression,
@@ -150,6 +229,7 @@ FIGURES = {
     'frequency_response': frequency_response,
     'dbn_training': dbn_training,
     'association': association,
+    'dataset': dataset,
 }
 
 

@@ -36,22 +36,15 @@ from .parameters import split_parameters
 from .pathway import Pathway
 from .plasticity import mg_unblock
 from .results import ProtocolResult
+from . import trains
 
 __all__ = ['ProtocolResult', 'mg_block_iv', 'short_term_depression', 'pairing', 'stdp',
            'frequency_response']
 
-SETTLE = 1000.0 * u.ms  # after the last pulse, before the weights are read: calcium decays
+SETTLE = trains.SETTLE
 
 
 # --------------------------------------------------------------------------- helpers
-def _pulse(i, onset, period, n, width=1, burst_period=None, n_bursts=1):
-    """True where step ``i`` lies within ``width`` steps after one of ``n`` pulses every
-    ``period`` steps from ``onset`` (repeated ``n_bursts`` times every ``burst_period``)."""
-    k = i - onset
-    b, r = (0, k) if burst_period is None else (k // burst_period, k % burst_period)
-    return (k >= 0) & (b < n_bursts) & (r % period < width) & (r // period < n)
-
-
 def _conditions(owner, name, values, unit, **checks):
     values = quantity(owner, name, values, unit, **checks)
     values = u.math.atleast_1d(values)
@@ -154,7 +147,7 @@ def short_term_depression(frequencies, n_spikes=20, dt=simulate.DEFAULT_DT, pbar
 
         def step():
             i = brainstate.environ.get('i')
-            syn.update(_pulse(i, 0, period, n_spikes)[None])
+            syn.update(trains.pulse(i, 0, period, n_spikes)[None])
             return syn.released.value[0]
         return simulate.run(step, n_steps, dt=dt, pbar=_interval(pbar, n_steps))
 
@@ -192,7 +185,7 @@ def _clamp_run(owner, holds, n_inputs, period, n_pulses, dt, pbar, **params):
 
         def step():
             i = brainstate.environ.get('i')
-            path.update(u.math.broadcast_to(_pulse(i, 0, period, n_pulses), (n_inputs,)))
+            path.update(u.math.broadcast_to(trains.pulse(i, 0, period, n_pulses), (n_inputs,)))
 
         w = simulate.run(step, n_blocks * period, dt=dt, every=period,
                          pbar=_interval(pbar, n_blocks),
@@ -245,17 +238,6 @@ def pairing(hold, n_pulses=200, frequency=2.0 * u.Hz, nmda_block=False, mg=1.0 *
                                                          'weight': w})
 
 
-def _spike_latency(neuron_params, current, dt) -> int:
-    """Steps from the onset of a current step to the spike, for a neuron at rest."""
-    neuron = LTPNeuron(1, **neuron_params)
-    E_L, V_th = float(neuron.E_L / u.mV), float(neuron.V_th / u.mV)
-    tau, v_inf = float(neuron.C / neuron.g_L / u.ms), float(current / neuron.g_L / u.mV)
-    if E_L + v_inf <= V_th:
-        raise ParameterError(f'stdp: stim_current={current} cannot bring the neuron to threshold')
-    t_star = -tau * math.log(1.0 - (V_th - E_L) / v_inf)
-    return max(int(math.ceil(t_star / float(dt / u.ms) - 1e-9)), 1)
-
-
 def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=None,
          stim_current=10.0 * u.nA, stim_duration=0.5 * u.ms, n_inputs=1,
          dt=simulate.DEFAULT_DT, pbar=False, **params) -> ProtocolResult:
@@ -266,7 +248,9 @@ def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=N
     advanced by the neuron's latency to threshold (computed from its passive membrane).
     ``n_pairs`` pairs at ``frequency`` form a burst; ``n_bursts`` bursts are repeated every
     ``burst_interval`` (Bi & Poo 1998: 60 pairs at 1 Hz; LTP for small positive
-    :math:`\Delta t`, LTD for small negative).
+    :math:`\Delta t`, LTD for small negative; Markram et al. 1997: 10 bursts of 5 pairs every
+    4 s). The simulation (:mod:`ltp_brainpy.trains`) takes the fine step ``dt`` around every
+    spike and longer steps in the quiet between pairs.
 
     Parameters
     ----------
@@ -282,57 +266,26 @@ def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=N
     Returns
     -------
     ProtocolResult
-        ``weight_change`` per :math:`\Delta t`; traces ``time`` and ``weight``.
+        ``weight_change`` per :math:`\Delta t`; traces ``time`` and ``weight`` (mean AMPA
+        conductance after each pair period, shape (condition, time)).
     """
     owner = 'stdp'
     deltas = _conditions(owner, 'delta_t', delta_t, u.ms)
     n_pairs, n_bursts = _count(owner, 'n_pairs', n_pairs), _count(owner, 'n_bursts', n_bursts)
-    n_inputs = _count(owner, 'n_inputs', n_inputs)
-    dt = quantity(owner, 'dt', dt, u.ms, positive=True)
-    period = int(_steps(owner, 'frequency', 1.0 / quantity(owner, 'frequency', frequency, u.Hz,
-                                                           positive=True), dt))
     if n_bursts > 1 and burst_interval is None:
         raise ParameterError(f'{owner}: parameter {"burst_interval"!r} is needed when n_bursts > 1')
-    burst_period = None if burst_interval is None else int(
-        _steps(owner, 'burst_interval', burst_interval, dt))
-    if burst_period is not None and burst_period < n_pairs * period:
-        raise ParameterError(f'{owner}: parameter {"burst_interval"!r} must be at least '
-                             f'n_pairs / frequency = {n_pairs * period * dt}')
-    current = quantity(owner, 'stim_current', stim_current, u.nA, positive=True)
-    width = int(_steps(owner, 'stim_duration', stim_duration, dt))
-    split = split_parameters(params, owner)
-    latency = _spike_latency(split['neuron'], current, dt)
-
-    delta_steps = np.asarray(np.round(np.asarray(deltas.to_decimal(u.ms)) / float(dt / u.ms)),
-                             dtype=np.int64)
-    lead = max(0, int(-delta_steps.min())) + latency + int(round(float(50 * u.ms / dt)))
-    span = (n_bursts - 1) * (burst_period or 0) + n_pairs * period
-    every = period
-    n_steps = lead + span + max(0, int(delta_steps.max())) + int(round(float(SETTLE / dt)))
-    n_steps = int(math.ceil(n_steps / every) * every)
-
-    def condition(delta):
-        path = Pathway(n_inputs, 1, **params)
-        brainstate.nn.init_all_states(path)
-        w0 = path.projection.w.value
-        post_onset = lead + delta - (latency - 1)
-
-        def step():
-            i = brainstate.environ.get('i')
-            pre = _pulse(i, lead, period, n_pairs, 1, burst_period, n_bursts)
-            post = _pulse(i, post_onset, period, n_pairs, width, burst_period, n_bursts)
-            path.update(u.math.broadcast_to(pre, (n_inputs,)),
-                        u.math.where(post, current, 0.0 * u.nA)[None])
-
-        w = simulate.run(step, n_steps, dt=dt, every=every,
-                         pbar=_interval(pbar, n_steps // every),
-                         monitor=lambda: path.projection.w.value.mean())
-        return w, w0.mean()
-
-    w, w0 = _batched(condition, jnp.asarray(delta_steps))
-    time = (np.arange(1, w.shape[1] + 1) * every) * dt
+    plan = trains.plan_pairs(deltas, frequency, n_pairs, n_bursts, burst_interval,
+                             stim_current, stim_duration, _count(owner, 'n_inputs', n_inputs),
+                             dt, split_parameters(params, owner)['neuron'])
+    w, w0 = jax.jit(lambda: trains.simulate_pairs(plan, pbar=_interval(pbar, plan.sizes.shape[1]),
+                                                  **params))()
+    # The mean weight on a uniform time axis, one sample per pair period, for the figure.
+    every = int(plan.period[0])
+    time = np.arange(1, int(plan.end.max()) // every + 1) * every
+    w_nS = np.asarray(w.to_decimal(u.nS))
+    weight = np.stack([np.interp(time, ends, lane) for ends, lane in zip(plan.ends(), w_nS)])
     return ProtocolResult('stdp', {'delta_t': deltas}, _weight_change(w[:, -1], w0),
-                          {'time': time.in_unit(u.second), 'weight': w})
+                          {'time': (time * plan.dt).in_unit(u.second), 'weight': weight * u.nS})
 
 
 def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAULT_DT,
@@ -371,7 +324,7 @@ def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAU
         def step():
             i = brainstate.environ.get('i')
             path.projection.plastic = i < end
-            spike = path.update(u.math.broadcast_to(_pulse(i, 0, period, n_pulses), (n_inputs,)))
+            spike = path.update(u.math.broadcast_to(trains.pulse(i, 0, period, n_pulses), (n_inputs,)))
             spikes.value = spikes.value + spike.sum() * (i < period * n_pulses)
 
         w = simulate.run(step, n_steps, dt=dt, every=every,

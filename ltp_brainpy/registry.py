@@ -7,6 +7,7 @@ import numpy as np
 import saiunit as u
 
 from ._validate import ParameterError, quantity
+from .fit import reproduce
 from .network_experiments import association, dbn_training
 from .protocols import (_count, frequency_response, mg_block_iv, pairing,
                         short_term_depression, stdp)
@@ -22,6 +23,7 @@ PROTOCOLS = {
     'frequency_response': frequency_response,
     'dbn_training': dbn_training,
     'association': association,
+    'dataset': reproduce,
 }
 
 #: Options of :class:`LayeredNetwork` that the network experiments pass through.
@@ -64,7 +66,7 @@ ARGUMENTS = {
     'n_inputs': (int, {}), 'n_cycles': (int, {}), 'n_input': (int, {}), 'n_hidden': (int, {}),
     'pattern_size': (int, {}), 'nmda_block': (bool, {}), 'plastic': (bool, {}),
     'feedback': (bool, {}), 'fan_in': (float, {}), 'w_spread': (float, {}),
-    'input_mode': (str, {}), 'layer_sizes': ('sizes', {}), 'patterns': ('patterns', {}),
+    'input_mode': (str, {}), 'data': (str, {}), 'layer_sizes': ('sizes', {}), 'patterns': ('patterns', {}),
 }
 
 

@@ -5,7 +5,8 @@ A model step is any function that advances the model by one time step. :func:`ru
 compiles the whole loop once and stacks the monitored values along a leading time axis -- the
 same loop that ``brainpy.state.Network.simulate`` runs. For long runs, ``monitor`` with
 ``every`` records only every ``every`` steps (a loop of loops), so a 900 s protocol at 0.1 ms
-keeps 900 samples rather than nine million.
+keeps 900 samples rather than nine million. :func:`run_grid` runs the same step on a multi-rate
+grid (:mod:`ltp_brainpy.timegrid`): the fine step around events, longer steps in the quiet.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import saiunit as u
 
 from ._validate import ParameterError, quantity
 
-__all__ = ['run', 'n_steps_of', 'DEFAULT_DT']
+__all__ = ['run', 'run_grid', 'n_steps_of', 'DEFAULT_DT']
 
 DEFAULT_DT = 0.1 * u.ms
 
@@ -95,3 +96,32 @@ def run(step: Callable, n_steps: int, *inputs, dt=DEFAULT_DT, monitor: Optional[
 
         return brainstate.transform.for_loop(block, jnp.arange(n_blocks), *blocks,
                                              pbar=_progress(pbar))
+
+
+def run_grid(step: Callable, starts, sizes, *inputs, dt=DEFAULT_DT, pbar: Optional[int] = None):
+    """Run ``step(*inputs[j])`` on a multi-rate grid, recording what it returns.
+
+    Iteration ``j`` advances the model by ``sizes[j]`` fine steps of ``dt`` in one step: inside
+    it ``brainstate.environ.get_dt()`` is ``sizes[j] * dt`` and ``get('i')`` is ``starts[j]``,
+    the index of the fine step it starts at (so inputs written as functions of the fine step
+    index work unchanged). ``starts`` and ``sizes`` come from :func:`ltp_brainpy.timegrid.
+    event_grid`; they may be traced (e.g. one grid per ``vmap`` lane).
+
+    Examples
+    --------
+    >>> import saiunit as u
+    >>> from ltp_brainpy import LTPNeuron, simulate, timegrid
+    >>> neuron = LTPNeuron(1); neuron.init_state()
+    >>> grid = timegrid.event_grid(10000, events=[0])
+    >>> V = simulate.run_grid(lambda: (neuron.update(), neuron.V.value)[1], grid.starts, grid.sizes)
+    >>> len(grid) < 1000
+    True
+    """
+    dt = quantity('run_grid', 'dt', dt, u.ms, positive=True)
+
+    def body(start, size, *xs):
+        with brainstate.environ.context(i=start, t=start * dt, dt=size * dt):
+            return step(*xs)
+
+    return brainstate.transform.for_loop(body, jnp.asarray(starts), jnp.asarray(sizes), *inputs,
+                                         pbar=_progress(pbar))

@@ -31,7 +31,7 @@ def test_parse_quantity():
 def test_every_config_loads_and_is_listed(capsys):
     names = sorted(p.stem for p in CONFIGS.glob('*.toml'))
     assert names == ['association', 'dbn_patterns', 'default', 'depression', 'frequency',
-                     'mg_block', 'pairing', 'stdp']
+                     'markram1997', 'mg_block', 'pairing', 'stdp']
     for name in names:
         config = load_config(CONFIGS / f'{name}.toml')
         assert config.runs and config.dt == 0.1 * u.ms

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import saiunit as u
 
-from ltp_brainpy import LTPNeuron, ParameterError, protocols, simulate
+from ltp_brainpy import LTPNeuron, ParameterError, protocols, simulate, trains
 from ltp_brainpy.config import load_config
 from ltp_brainpy.experiments import run_protocols
 from ltp_brainpy.targets import TARGETS, crossover_frequency, evaluate
@@ -55,7 +55,7 @@ def test_mg_block_iv_currents():
 def test_stdp_post_spike_lands_at_the_requested_delay():
     for delta in (-10.0, 10.0, 25.0):
         delta_steps = int(round(delta / 0.1))
-        pre, latency = 200, protocols._spike_latency({}, 10 * u.nA, 0.1 * u.ms)
+        pre, latency = 200, trains.spike_latency({}, 10 * u.nA, 0.1 * u.ms)
         onset = pre + delta_steps - (latency - 1)
         # Simulate the neuron alone with that current pulse: the spike is at pre + delta.
         neuron = LTPNeuron(1)
