@@ -48,7 +48,9 @@ dV/dt = I/C : volt (unless refractory)
 I = g_L*(E_L - V) + (gA_up + gA_down)*(E_AMPA - V - bpap)
     + (gN_up + gN_down)*(B0*(E_NMDA - V - bpap) + dB0*(E_NMDA - V0 - bpap)*(V - V0))
     + kick*stim : amp
-dbpap/dt = -bpap/tau_bpap : volt
+dbpap_slow/dt = -bpap_slow/tau_bpap : volt
+dbpap_fast/dt = -bpap_fast/tau_bpap_fast : volt
+bpap = bpap_slow + bpap_fast : volt
 dca_cell/dt = -ca_cell/tau_ca_post : mmolar
 V0 = V : volt (constant over dt)
 B0 = 1/(1 + mg/(3.57*mmolar)*exp(-0.062*(V + bpap)/mV)) : 1 (constant over dt)
@@ -76,6 +78,7 @@ def _namespace(p):
     units = dict(D0=mM, k_rel=1 / ms, tau_rec=ms, tau_clear=ms, alpha_A=1 / (mM * ms),
                  beta_A=1 / ms, alpha1=1 / ms, beta1=1 / ms, alpha2=1 / (mM * ms), beta2=1 / ms,
                  C=pF, g_L=nS, E_L=mV, V_th=mV, V_ap=mV, V_reset=mV, A_bpap=mV, tau_bpap=ms,
+                 A_bpap_fast=mV, tau_bpap_fast=ms,
                  A_ca=uM, tau_ca_post=ms, gbar_N=nS, E_AMPA=mV, E_NMDA=mV, E_Ca=mV, mg=mM,
                  rho=uM / (ms * nS * mV), tau_ca=ms, theta_d=uM, theta_p=uM, kappa=uM,
                  gamma_p=1 / ms, gamma_d=1 / ms, w_min=nS, w_max=nS, kick=pA)
@@ -133,7 +136,8 @@ def run_brian2(numpy_net, spikes, target='runtime', threads=1, directory=None) -
         mems, terms, nmdas, objects = [], [], [], []
         for k, n in enumerate(numpy_net.sizes):
             mem = NeuronGroup(n, MEMBRANE, threshold='V > V_th',
-                              reset='V = V_ap; bpap += A_bpap; ca_cell += A_ca',
+                              reset='V = V_ap; bpap_slow += A_bpap; bpap_fast += A_bpap_fast; '
+                                    'ca_cell += A_ca',
                               refractory=p['n_ref'] * dt, method='exponential_euler',
                               events={'ap_end': 'timestep(t - lastspike, dt) == n_ap'},
                               namespace=ns, order=3, name=f'layer{k}')

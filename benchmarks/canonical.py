@@ -21,8 +21,9 @@ from ltp_brainpy.config import load_config  # noqa: E402
 from ltp_brainpy.experiments import package_versions, run_protocols  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICK = ['run.2.n_pulses=4', 'run.3.n_pulses=4', 'run.4.n_pairs=2', 'run.5.n_pulses=5',
-         'run.6.n_pulses=5']
+QUICK = ['run.2.n_pairs=2', 'run.3.n_pairs=1', 'run.4.n_pairs=2', 'run.5.n_pulses=5',
+         'run.6.n_pulses=5', 'run.7.n_pulses=4', 'run.8.n_pulses=4', 'run.9.n_pulses=4',
+         'run.10.n_pulses=4']
 
 
 def main(argv=None):

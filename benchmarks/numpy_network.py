@@ -38,6 +38,7 @@ class NumpyNetwork:
             n_ap=int(round(_f(neu.t_ap, u.ms) / self.dt)),
             n_ref=int(round(_f(neu.t_ref, u.ms) / self.dt)),
             A_bpap=_f(neu.A_bpap, u.mV), tau_bpap=_f(neu.tau_bpap, u.ms),
+            A_bpap_fast=_f(neu.A_bpap_fast, u.mV), tau_bpap_fast=_f(neu.tau_bpap_fast, u.ms),
             A_ca=_f(neu.A_ca, u.uM), tau_ca_post=_f(neu.tau_ca_post, u.ms),
             gbar_N=_f(first.gbar_N, u.nS), E_AMPA=_f(first.E_AMPA, u.mV),
             E_NMDA=_f(first.E_NMDA, u.mV), E_Ca=_f(first.E_Ca, u.mV), mg=_f(first.mg, u.mM),
@@ -59,6 +60,7 @@ class NumpyNetwork:
         self.rel = [np.zeros(n, dtype=np.int64) for n in self.sizes]
         self.V = [np.full(n, self.p['E_L']) for n in self.sizes]
         self.bpap, self.ca_post = [a.copy() for a in z], [a.copy() for a in z]
+        self.bpap_fast = [a.copy() for a in z]
         self.spike = [a.copy() for a in z]
         self.ap = [np.zeros(n, dtype=np.int64) for n in self.sizes]
         self.ref = [np.zeros(n, dtype=np.int64) for n in self.sizes]
@@ -99,7 +101,7 @@ class NumpyNetwork:
             self.D[l], self.T[l], self.rel[l] = D_new, T, np.maximum(steps - 1, 0)
         # 2. spine calcium and plasticity
         for name, (a, b), scale, w in self.proj:
-            Vd = (self.V[b] + self.bpap[b])[None, :]
+            Vd = (self.V[b] + self.bpap[b] + self.bpap_fast[b])[None, :]
             influx = p['rho'] * p['gbar_N'] * self.g[a][:, None] * self._unblock(Vd) * \
                 np.maximum(p['E_Ca'] - Vd, 0.0)
             decay = np.exp(-dt / p['tau_ca'])
@@ -116,7 +118,7 @@ class NumpyNetwork:
         # 3. membranes
         new_spikes = []
         for l, n in enumerate(self.sizes):
-            Vd = self.V[l] + self.bpap[l]
+            Vd = self.V[l] + self.bpap[l] + self.bpap_fast[l]
             gA, gN = np.zeros(n), np.zeros(n)
             for name, (a, b), scale, w in self.proj:
                 if b == l:
@@ -139,6 +141,8 @@ class NumpyNetwork:
             ref = np.where(fired, p['n_ref'], ref)
             self.V[l] = np.where(ap > 0, p['V_ap'], np.where(ref > 0, p['V_reset'], V_free))
             self.bpap[l] = self.bpap[l] * np.exp(-dt / p['tau_bpap']) + p['A_bpap'] * fired
+            self.bpap_fast[l] = (self.bpap_fast[l] * np.exp(-dt / p['tau_bpap_fast'])
+                                 + p['A_bpap_fast'] * fired)
             self.ca_post[l] = self.ca_post[l] * np.exp(-dt / p['tau_ca_post']) + p['A_ca'] * fired
             self.ap[l], self.ref[l] = ap, ref
             new_spikes.append(fired.astype(float))

@@ -65,6 +65,7 @@ BOUNDS = {
     'A_bpap': (1.0 * u.mV, 100.0 * u.mV),
     'tau_bpap': (5.0 * u.ms, 100.0 * u.ms),
     'tau_rec': (50.0 * u.ms, 5000.0 * u.ms),
+    'beta1': (0.005 / u.ms, 0.1 / u.ms),
 }
 
 #: Free parameters when none are named: the rule's thresholds and rates and the time courses
@@ -153,17 +154,21 @@ class _Free:
     def log(self) -> bool:
         return self.lower > 0
 
+    @property
+    def _range(self):
+        """The bounds on the scale of the transform (log for positive bounds)."""
+        return (np.log(self.lower), np.log(self.upper)) if self.log else (self.lower,
+                                                                           self.upper)
+
     def to_value(self, theta):
         """Unbounded coordinate -> value in ``unit``."""
-        lo, hi = (np.log(self.lower), np.log(self.upper)) if self.log else (self.lower,
-                                                                             self.upper)
+        lo, hi = self._range
         x = lo + (hi - lo) * jax.nn.sigmoid(theta)
         return jnp.exp(x) if self.log else x
 
     def to_theta(self, value):
         """Value in ``unit`` (inside the bounds) -> unbounded coordinate."""
-        lo, hi = (np.log(self.lower), np.log(self.upper)) if self.log else (self.lower,
-                                                                             self.upper)
+        lo, hi = self._range
         x = np.log(value) if self.log else value
         f = np.clip((x - lo) / (hi - lo), 1e-6, 1 - 1e-6)
         return float(np.log(f / (1 - f)))
@@ -221,9 +226,9 @@ def _free_parameters(params) -> list:
 
 # --------------------------------------------------------------------------- the result
 def _unit_text(unit) -> str:
-    """A unit as configs write it (``/s`` rather than ``Hz`` for a rate)."""
-    text = str(unit)
-    return '/s' if text == 'Hz' else text
+    """A unit as configs write it: a rate as ``/s`` or ``/ms`` rather than ``Hz`` or ``kHz``."""
+    text = {'Hz': '/s', 'kHz': '/ms'}.get(str(unit), str(unit))
+    return '/' + text[4:] if text.startswith('1 / ') else text
 
 
 
@@ -267,15 +272,20 @@ class FitResult:
         return {**self.fixed, **self.parameters}
 
     def preset_toml(self, title: str = '') -> str:
-        """A preset file: the ``[model]`` table of fixed and fitted parameters, which
-        ``ltp-brainpy run --preset`` (or ``preset = "..."`` in a config) accepts."""
+        """A preset file: the ``[model]`` table of the complete parameter set the fit found
+        (fitted, fixed and default values, so later changes of the defaults leave it intact),
+        which ``ltp-brainpy run --preset`` (or ``preset = "..."`` in a config) accepts."""
         lines = [f'title = "{title or "Fitted to " + self.dataset}"',
                  f'source = "ltp-brainpy fit of {self.dataset}: chi2 = {self.chi2:.3g}, '
                  f'reduced chi2 = {self.reduced_chi2:.3g}, {len(self.rows)} rows"', '',
-                 '[model]']
-        for name, value in self.model_parameters().items():
+                 '[model]  # fitted values carry their standard error']
+        defaults = {k: v for group in default_parameters().values() for k, v in group.items()}
+        for name, value in {**defaults, **self.model_parameters()}.items():
+            if not isinstance(value, u.Quantity) or not np.isfinite(float(value.mantissa)):
+                continue  # dimensionless factors and "never" (inf) stay at their defaults
             error = self.uncertainty.get(name)
-            note = f'  # +- {float(error.mantissa):.3g} {_unit_text(error.unit)}' if error is not None else ''
+            note = '' if error is None else \
+                f'  # fitted, +- {float(error.mantissa):.3g} {_unit_text(error.unit)}'
             lines.append(f'{name} = "{float(value.mantissa):.6g} {_unit_text(value.unit)}"{note}')
         return '\n'.join(lines) + '\n'
 

@@ -124,7 +124,7 @@ class GlutamateSynapse(brainpy.state.BioNMDA):
         alpha_A=1.1 / (u.mM * u.ms),
         beta_A=0.19 / u.ms,
         alpha1=2.0 / u.ms,
-        beta1=0.01 / u.ms,
+        beta1=0.0529 / u.ms,
         alpha2=1.0 / (u.mM * u.ms),
         beta2=0.5 / u.ms,
         name: Optional[str] = None,

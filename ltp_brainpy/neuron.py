@@ -31,11 +31,15 @@ class LTPNeuron(brainpy.state.Neuron):
     .. math::
 
         \frac{d\,\mathrm{bpap}}{dt} = -\frac{\mathrm{bpap}}{\tau_{bpap}}, \qquad
+        \frac{d\,\mathrm{bpap}_f}{dt} = -\frac{\mathrm{bpap}_f}{\tau_{bpap,f}}, \qquad
         \frac{d\,ca_{post}}{dt} = -\frac{ca_{post}}{\tau_{ca,post}}, \qquad
         \text{on a spike: } \mathrm{bpap} \mathrel{+}= A_{bpap},\;
+        \mathrm{bpap}_f \mathrel{+}= A_{bpap,f},\;
         ca_{post} \mathrel{+}= A_{ca}
 
-    Spines see the dendritic potential :math:`V_{dend} = V + \mathrm{bpap}`
+    The back-propagated depolarization has a fast part (the spike itself, a few ms) and a slow
+    part (the after-depolarization, tens of ms), as in Shouval, Bear & Cooper (2002). Spines see
+    the dendritic potential :math:`V_{dend} = V + \mathrm{bpap} + \mathrm{bpap}_f`
     (:meth:`dendritic_potential`). Each neuron can be voltage-clamped at its own holding
     potential (:meth:`clamp`, :meth:`unclamp`, also inside a compiled loop): while clamped,
     :math:`V = V_{hold}`, the neuron does not spike and no bpAP is added.
@@ -65,6 +69,10 @@ class LTPNeuron(brainpy.state.Neuron):
         Potential held after the action potential until ``t_ref`` has passed.
     t_ref : Quantity[ms], default 4 ms
         Refractory period measured from the spike; longer than ``t_ap``.
+    A_bpap_fast : Quantity[mV], default 0 mV
+        Fast part of the back-propagated depolarization added by each spike.
+    tau_bpap_fast : Quantity[ms], default 3 ms
+        Decay time constant of the fast part.
     A_bpap : Quantity[mV], default 50 mV
         Dendritic depolarization added by each back-propagating action potential.
     tau_bpap : Quantity[ms], default 25 ms
@@ -84,7 +92,7 @@ class LTPNeuron(brainpy.state.Neuron):
     ----------
     V : HiddenState[mV]
         Somatic membrane potential.
-    bpap : HiddenState[mV]
+    bpap, bpap_fast : HiddenState[mV]
         Back-propagated depolarization in the dendrite.
     ca_post : HiddenState[uM]
         Spike-evoked calcium shared by all spines of the neuron.
@@ -127,10 +135,12 @@ class LTPNeuron(brainpy.state.Neuron):
         t_ap=2.0 * u.ms,
         V_reset=-65.0 * u.mV,
         t_ref=4.0 * u.ms,
-        A_bpap=50.0 * u.mV,
-        tau_bpap=25.0 * u.ms,
-        A_ca=0.15 * u.uM,
-        tau_ca_post=20.0 * u.ms,
+        A_bpap_fast=96.7 * u.mV,
+        tau_bpap_fast=2.12 * u.ms,
+        A_bpap=21.7 * u.mV,
+        tau_bpap=21.2 * u.ms,
+        A_ca=0.370 * u.uM,
+        tau_ca_post=8.25 * u.ms,
         V_initializer: Callable | u.Quantity | None = None,
         spk_fun: Callable = braintools.surrogate.ReluGrad(),
         name: Optional[str] = None,
@@ -149,6 +159,8 @@ class LTPNeuron(brainpy.state.Neuron):
         self.t_ap = param('t_ap', t_ap, u.ms, positive=True)
         self.V_reset = param('V_reset', V_reset, u.mV)
         self.t_ref = param('t_ref', t_ref, u.ms, positive=True)
+        self.A_bpap_fast = param('A_bpap_fast', A_bpap_fast, u.mV, nonnegative=True)
+        self.tau_bpap_fast = param('tau_bpap_fast', tau_bpap_fast, u.ms, positive=True)
         self.A_bpap = param('A_bpap', A_bpap, u.mV, nonnegative=True)
         self.tau_bpap = param('tau_bpap', tau_bpap, u.ms, positive=True)
         self.A_ca = param('A_ca', A_ca, u.uM, nonnegative=True)
@@ -168,14 +180,14 @@ class LTPNeuron(brainpy.state.Neuron):
 
         V = braintools.init.param(self.V_initializer, self.varshape, batch_size)
         return dict(
-            V=full(V), bpap=full(0.0 * u.mV), ca_post=full(0.0 * u.uM), spike=full(0.0),
+            V=full(V), bpap=full(0.0 * u.mV), bpap_fast=full(0.0 * u.mV), ca_post=full(0.0 * u.uM), spike=full(0.0),
             ap_steps=full(0, jnp.int32), ref_steps=full(0, jnp.int32),
             clamped=full(False, bool), V_hold=full(self.E_L),
         )
 
     def init_state(self, batch_size=None, **kwargs):
         values = self._initial_values(batch_size)
-        for key in ('V', 'bpap', 'ca_post'):
+        for key in ('V', 'bpap', 'bpap_fast', 'ca_post'):
             setattr(self, key, brainstate.HiddenState(values[key]))
         for key in ('spike', 'ap_steps', 'ref_steps', 'clamped', 'V_hold'):
             setattr(self, key, brainstate.ShortTermState(values[key]))
@@ -197,9 +209,14 @@ class LTPNeuron(brainpy.state.Neuron):
         where = u.math.broadcast_to(u.math.asarray(where, dtype=bool), self.clamped.value.shape)
         self.clamped.value = self.clamped.value & ~where
 
+    def dendritic_depolarization(self):
+        """Back-propagated depolarization seen by the spines,
+        :math:`\\mathrm{bpap} + \\mathrm{bpap}_f` (read by :class:`LTPProjection`)."""
+        return self.bpap.value + self.bpap_fast.value
+
     def dendritic_potential(self):
-        """Potential seen by the spines, :math:`V + \\mathrm{bpap}`."""
-        return self.V.value + self.bpap.value
+        """Potential seen by the spines, :math:`V + \\mathrm{bpap} + \\mathrm{bpap}_f`."""
+        return self.V.value + self.dendritic_depolarization()
 
     def get_spike(self, V=None):
         """1.0 where an action potential started on the last step."""
@@ -228,6 +245,8 @@ class LTPNeuron(brainpy.state.Neuron):
         V = u.math.where(ap_steps > 0, self.V_ap, u.math.where(ref_steps > 0, self.V_reset, V_free))
         self.V.value = u.math.where(clamped, self.V_hold.value, V)
         self.bpap.value = self.bpap.value * u.math.exp(-dt / self.tau_bpap) + self.A_bpap * spike
+        self.bpap_fast.value = (self.bpap_fast.value * u.math.exp(-dt / self.tau_bpap_fast)
+                                + self.A_bpap_fast * spike)
         self.ca_post.value = (self.ca_post.value * u.math.exp(-dt / self.tau_ca_post)
                               + self.A_ca * spike)
         self.ap_steps.value, self.ref_steps.value, self.spike.value = ap_steps, ref_steps, spike

@@ -212,11 +212,11 @@ class CalciumControlRule:
 
     def __init__(
         self,
-        theta_d=0.35 * u.uM,
-        theta_p=0.55 * u.uM,
-        kappa=0.01 * u.uM,
-        gamma_p=2.0 / u.second,
-        gamma_d=0.1 / u.second,
+        theta_d=0.246 * u.uM,
+        theta_p=0.363 * u.uM,
+        kappa=0.0154 * u.uM,
+        gamma_p=0.273 / u.second,
+        gamma_d=0.081 / u.second,
         w_min=0.0 * u.nS,
         w_max=1.0 * u.nS,
         tau_w=float('inf') * u.ms,

@@ -45,21 +45,26 @@ def short_term_depression(runs):
 
 
 def pairing(runs):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6),
-                                   gridspec_kw=dict(width_ratios=[1, 1.4]))
-    names, changes = [], []
+    """Weight change against the holding potential (a curve for a run of several holds, a
+    marker for each single-hold control) and the mean conductance during pairing."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8),
+                                   gridspec_kw=dict(width_ratios=[1.2, 1]))
+    markers = iter('sD^v<>p*')
     for label, r in runs:
-        for k, hold in enumerate(_values(r.conditions['hold'], u.mV)):
-            name = f'{hold:g} mV' + (' + AP5' if r.conditions['nmda_block'] else '')
-            names.append(name)
-            changes.append(100 * r.weight_change[k])
-            ax2.plot(_values(r.time, u.second), _values(r.weight, u.nS)[k], label=name)
-    ax1.bar(range(len(names)), changes, color=['C3' if c > 5 else '0.6' for c in changes])
-    ax1.set_xticks(range(len(names)), names, rotation=20)
+        holds = _values(r.conditions['hold'], u.mV)
+        name = label + (' (AP5)' if r.conditions['nmda_block'] else '')
+        order = np.argsort(holds)
+        ax1.plot(holds[order], 100 * np.asarray(r.weight_change)[order],
+                 'o-' if len(holds) > 1 else next(markers), label=name)
+        for k, hold in enumerate(holds):
+            ax2.plot(_values(r.time, u.second), _values(r.weight, u.nS)[k], lw=1,
+                     label=f'{name}: {hold:g} mV')
     ax1.axhline(0, color='k', lw=0.8)
-    ax1.set(ylabel='AMPA conductance change (%)', title='Pairing, 2 Hz (Chen et al. 1999)')
+    ax1.set(xlabel='holding potential (mV)', ylabel='AMPA conductance change (%)',
+            title='Pairing at 2 Hz (Chen et al. 1999; Ngezahayo et al. 2000)')
+    ax1.legend(fontsize=7)
     ax2.set(xlabel='time (s)', ylabel='mean AMPA conductance (nS)', title='During pairing')
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=6, ncol=2)
     return fig
 
 
@@ -78,16 +83,31 @@ def _weight_change_curve(runs, key, unit, xlabel, title, logx=False):
     return fig, ax
 
 
+#: Bi & Poo's (2001) exponential fits to their STDP data: (amplitude, time constant in ms).
+BI_POO_LTP, BI_POO_LTD = (0.777, 16.8), (-0.273, 33.7)
+
+
 def stdp(runs):
+    """The STDP window(s), with Bi & Poo's exponential fits to the hippocampal data."""
     fig, ax = _weight_change_curve(runs, 'delta_t', u.ms, 'Δt = t_post − t_pre (ms)',
                                    'STDP window (Bi & Poo 1998)')
+    t = np.linspace(0.5, 100, 200)
+    for (amplitude, tau), sign in ((BI_POO_LTP, 1), (BI_POO_LTD, -1)):
+        ax.plot(sign * t, 100 * amplitude * np.exp(-t / tau), '--', color='0.5', lw=1,
+                label='Bi & Poo (2001) fits' if sign > 0 else None)
     ax.axvline(0, color='0.7', lw=0.8)
+    ax.legend(fontsize=8)
     return fig
 
 
 def frequency_response(runs):
-    return _weight_change_curve(runs, 'frequency', u.Hz, 'stimulation frequency (Hz)',
-                                'Frequency response (Dudek & Bear 1992)', logx=True)[0]
+    """The frequency-response curve, with the band of the LTD-to-LTP crossover that Dudek &
+    Bear (1992) found (7-15 Hz, docs/model.md)."""
+    fig, ax = _weight_change_curve(runs, 'frequency', u.Hz, 'stimulation frequency (Hz)',
+                                   'Frequency response (Dudek & Bear 1992)', logx=True)
+    ax.axvspan(7, 15, color='C2', alpha=0.12, label='crossover, Dudek & Bear')
+    ax.legend(fontsize=8)
+    return fig
 
 
 def dbn_training(runs):

@@ -50,7 +50,8 @@ class LTPProjection(brainpy.state.Projection):
     (the AMPA receptors in the postsynaptic density) and the spine calcium :math:`Ca_{ij}`. It
     reads the open fractions :math:`s_i, g_i` of a :class:`GlutamateSynapse` (one per
     presynaptic neuron) and the dendritic potential :math:`V_j` of the postsynaptic neuron
-    (:math:`V + \mathrm{bpap}` for an :class:`LTPNeuron`, the plain ``V`` for a stock
+    (:math:`V` plus the back-propagated depolarization for an :class:`LTPNeuron`, which a
+    neuron offers through a ``dendritic_depolarization()`` method; the plain ``V`` for a stock
     ``brainpy.state`` neuron) and injects into neuron :math:`j`
 
     .. math::
@@ -81,7 +82,8 @@ class LTPProjection(brainpy.state.Projection):
     pre : GlutamateSynapse
         Presynaptic synapse providing ``s`` (AMPA) and ``g`` (NMDA) open fractions.
     post : brainpy.state.Neuron
-        Postsynaptic population with a ``V`` state (and optionally ``bpap`` and ``ca_post``).
+        Postsynaptic population with a ``V`` state (and optionally a
+        ``dendritic_depolarization()`` method and a ``ca_post`` state).
     conn : None, float or bool array, default None
         All-to-all (None), connection probability (drawn with ``seed``), or (n_pre, n_post) mask.
     w_init : Quantity[nS], default 0.5 nS
@@ -152,7 +154,7 @@ class LTPProjection(brainpy.state.Projection):
         E_Ca=130.0 * u.mV,
         mg=1.0 * u.mM,
         rho=0.0025 * u.uM / (u.ms * u.nS * u.mV),
-        tau_ca=20.0 * u.ms,
+        tau_ca=100.0 * u.ms,
         current_scale=1.0,
         rule: Optional[PlasticityRule] = None,
         plastic: bool = True,
@@ -220,8 +222,8 @@ class LTPProjection(brainpy.state.Projection):
 
     # ------------------------------------------------------------- dynamics
     def _dendritic(self, V):
-        bpap = getattr(self.post, 'bpap', None)
-        return V if bpap is None else V + bpap.value
+        depolarization = getattr(self.post, 'dendritic_depolarization', None)
+        return V if depolarization is None else V + depolarization()
 
     def current(self, V):
         """Synaptic current into each postsynaptic neuron at somatic potential ``V`` (pA)."""

@@ -2,6 +2,8 @@
 import importlib.util
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -14,8 +16,9 @@ def _load(name):
 
 def test_canonical_benchmark_quick_mode():
     report = _load('canonical').main(['--quick'])
-    assert [r['run'] for r in report['runs']] == ['mg_block', 'depression', 'pairing', 'ap5',
-                                                  'stdp', 'frequency', 'tetanus']
+    assert [r['run'] for r in report['runs']] == [
+        'mg_block', 'depression', 'stdp', 'stdp_10', 'stdp_30', 'frequency', 'tetanus',
+        'pairing', 'ap5', 'mg_free', 'mg_2mM']
     assert all(r['wall_s'] > 0 for r in report['runs']) and report['total_s'] > 0
 
 
@@ -42,3 +45,9 @@ def test_throughput_benchmark_quick_mode_and_agreement_of_the_three_implementati
 def test_stdp_sweep_benchmark_quick_mode():
     report = _load('stdp_sweep').main(['--quick'])
     assert len(report['weight_change']) == 21 and report['batched_s'] > 0
+
+
+def test_fit_benchmark_quick_mode():
+    report = _load('fit_markram').main(['--quick'])
+    assert report['rows'] == 8 and report['wall_s'] > 0 and report['gradient_s'] > 0
+    assert np.isfinite(report['chi2']) and report['peak_rss_MB'] > 0

@@ -10,6 +10,7 @@ def _record(neuron, current, dt=0.1 * u.ms):
     def step(I):
         neuron.update(I)
         return dict(V=neuron.V.value, spike=neuron.spike.value, bpap=neuron.bpap.value,
+                    bpap_fast=neuron.bpap_fast.value,
                     ca_post=neuron.ca_post.value)
     return simulate.run(step, current.shape[0], current, dt=dt)
 
@@ -51,9 +52,14 @@ def test_spike_adds_bpap_and_calcium_which_decay_exponentially():
     assert spike.sum() == 1
     k = int(np.flatnonzero(spike)[0])
     bpap, ca = out['bpap'].to_decimal(u.mV)[:, 0], out['ca_post'].to_decimal(u.uM)[:, 0]
+    fast = out['bpap_fast'].to_decimal(u.mV)[:, 0]
     t = (np.arange(1000) - k) * 0.1
-    np.testing.assert_allclose(bpap[k:], 50.0 * np.exp(-t[k:] / 25.0), rtol=1e-4)
-    np.testing.assert_allclose(ca[k:], 0.15 * np.exp(-t[k:] / 20.0), rtol=1e-4)
+    # The two parts of the bpAP (Shouval et al. 2002) and the spike calcium, each exponential.
+    np.testing.assert_allclose(bpap[k:], 21.7 * np.exp(-t[k:] / 21.2), rtol=1e-4)
+    np.testing.assert_allclose(fast[k:k + 200], 96.7 * np.exp(-t[k:k + 200] / 2.12), rtol=1e-4)
+    np.testing.assert_allclose(ca[k:], 0.370 * np.exp(-t[k:] / 8.25), rtol=1e-4)
+    depolarization = float(neuron.dendritic_depolarization().to_decimal(u.mV)[0])
+    assert depolarization == pytest.approx(float(bpap[-1] + fast[-1]), rel=1e-6)
 
 
 def test_clamped_neuron_holds_and_does_not_spike():
@@ -64,6 +70,7 @@ def test_clamped_neuron_holds_and_does_not_spike():
     V = out['V'].to_decimal(u.mV)
     assert np.all(V[:, 0] == 0.0) and np.all(V[:, 1] == -70.0)
     assert out['spike'][:, :2].sum() == 0 and out['bpap'][:, :2].to_decimal(u.mV).max() == 0
+    assert out['bpap_fast'][:, :2].to_decimal(u.mV).max() == 0
     assert out['spike'][:, 2].sum() > 0  # the unclamped neuron fires
     neuron.unclamp()
     out = _record(neuron, jnp.full((300, 3), 5000.0) * u.pA)

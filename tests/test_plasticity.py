@@ -91,7 +91,7 @@ def _run_rule(rule, ca, t_ms, w0=0.5 * u.nS, dt=0.1 * u.ms):
 @pytest.mark.parametrize('thresholds', [(0.35, 0.55), (0.1, 0.9)])  # one exp; two sigmoids
 def test_rule_drives_match_the_two_sigmoids(thresholds):
     theta_d, theta_p = thresholds
-    rule = CalciumControlRule(theta_d=theta_d * u.uM, theta_p=theta_p * u.uM)
+    rule = CalciumControlRule(theta_d=theta_d * u.uM, theta_p=theta_p * u.uM, kappa=0.01 * u.uM)
     c = np.linspace(0.0, 2.0, 4001).astype(np.float32).astype(float)  # exactly representable
     omega_p, omega_d = rule.omegas(jnp.asarray(c, dtype=jnp.float32) * u.uM)
     sigma = lambda theta: 1.0 / (1.0 + np.exp(-(c - theta) / 0.01))
@@ -99,8 +99,9 @@ def test_rule_drives_match_the_two_sigmoids(thresholds):
     np.testing.assert_allclose(omega_d, sigma(theta_d) - sigma(theta_p), atol=1e-6)
     assert np.all(np.asarray(omega_d) >= 0) and np.all(np.isfinite(omega_d))
     # Traced thresholds (a sweep or a gradient) take the two-sigmoid path: same numbers.
-    traced = jax.jit(lambda t: CalciumControlRule(theta_d=theta_d * u.uM, theta_p=t * u.uM)
-                     .omegas(jnp.asarray(c, dtype=jnp.float32) * u.uM))(theta_p)
+    traced = jax.jit(lambda t: CalciumControlRule(
+        theta_d=theta_d * u.uM, theta_p=t * u.uM, kappa=0.01 * u.uM,
+    ).omegas(jnp.asarray(c, dtype=jnp.float32) * u.uM))(theta_p)
     np.testing.assert_allclose(traced[1], omega_d, atol=1e-6)
 
 
@@ -112,7 +113,8 @@ def test_rule_potentiates_toward_w_max_above_theta_p():
 
 
 def test_rule_depresses_toward_w_min_in_the_band():
-    rule = CalciumControlRule(gamma_d=2.0 / u.second)
+    rule = CalciumControlRule(theta_d=0.35 * u.uM, theta_p=0.55 * u.uM, kappa=0.01 * u.uM,
+                              gamma_d=2.0 / u.second)
     w = _run_rule(rule, 0.45 * u.uM, 500.0)  # halfway between theta_d and theta_p
     assert abs(w - 0.5 * np.exp(-1.0)) < 1e-4
 

@@ -10,7 +10,7 @@ import saiunit as u
 from ltp_brainpy import (GlutamateSynapse, LTPNeuron, LTPProjection, ParameterError, Pathway,
                          mg_unblock, simulate)
 
-PERIOD = 200  # steps between presynaptic spikes (20 ms)
+PERIOD = 2000  # steps between presynaptic spikes (200 ms: 5 Hz, no summation of calcium)
 
 
 def _spikes(n_steps, n_pre, period=PERIOD, offset=10):
@@ -142,7 +142,7 @@ def test_rejects_bad_parameters():
 
 
 def test_batched_run_equals_single_runs():
-    n_steps, holds = 3000, jnp.array([-70.0, -30.0, 0.0, 20.0])
+    n_steps, holds = 8000, jnp.array([-70.0, -30.0, 0.0, 20.0])
     offsets = [5, 40, 90, 150]
     spikes = jnp.stack([_spikes(n_steps, 3, offset=o) for o in offsets], axis=1)  # (T, 4, 3)
     path = Pathway(3, 2)
