@@ -40,7 +40,7 @@ import numpy as np
 import optax
 import saiunit as u
 
-from . import simulate, trains
+from . import protocols, simulate, trains
 from ._validate import ParameterError, quantity
 from .datasets import Dataset, load_dataset
 from .parameters import default_parameters, parameter_names, split_parameters, unknown_key_error
@@ -82,7 +82,9 @@ class DatasetModel:
     """The model's prediction for every row of a data set, as one traceable function.
 
     Built once per data set (plans, time grids); :meth:`predict` then takes model parameters
-    (plain or traced quantities) and returns the relative weight change per row.
+    (plain or traced quantities) and returns the relative weight change per row. Rows run in
+    one batch per protocol (STDP trains of any timing together; pulse trains together when
+    they share their number of pulses and inputs).
     """
 
     def __init__(self, dataset: Dataset, fixed: dict | None = None, dt=simulate.DEFAULT_DT):
@@ -90,24 +92,45 @@ class DatasetModel:
         self.fixed = dict(fixed or {})
         self.dt = dt
         neuron = split_parameters(self.fixed, 'fit')['neuron']
+        groups = {}
+        for k, row in enumerate(dataset.rows):
+            c = row.conditions
+            key = (row.protocol, c.get('n_pulses'), c.get('n_inputs'))
+            groups.setdefault(key, []).append(k)
         self._groups = []
-        for protocol in dataset.protocols:
-            index = np.array([i for i, r in enumerate(dataset.rows) if r.protocol == protocol])
-            if protocol != 'stdp_trains':
-                raise ParameterError(f'fit: rows of protocol {protocol!r} cannot be fitted yet '
-                                     f'(only stdp_trains)')
-            col = lambda name: dataset.column(name, protocol)  # noqa: E731
-            plan = trains.plan_pairs(col('delta_t'), col('frequency'), col('n_pairs'),
-                                     col('n_trains'), col('train_interval'), dt=dt,
-                                     neuron_params=neuron, owner='fit')
-            self._groups.append((index, plan))
+        for (protocol, n_pulses, n_inputs), index in groups.items():
+            rows = [dataset.rows[k] for k in index]
+            self._groups.append((np.array(index), self._plan(protocol, rows, n_pulses, n_inputs,
+                                                             neuron)))
         self._order = np.argsort(np.concatenate([index for index, _ in self._groups]))
+
+    def _plan(self, protocol, rows, n_pulses, n_inputs, neuron):
+        def column(name, unit):
+            return u.Quantity(np.array([float(r.conditions[name].to_decimal(unit))
+                                        for r in rows]), unit=unit)
+
+        if protocol == 'stdp_trains':
+            return trains.plan_pairs(column('delta_t', u.ms), column('frequency', u.Hz),
+                                     [r.conditions['n_pairs'] for r in rows],
+                                     [r.conditions['n_trains'] for r in rows],
+                                     column('train_interval', u.ms), dt=self.dt,
+                                     neuron_params=neuron, owner='fit')
+        periods = np.round(np.asarray(u.maybe_decimal(1.0 / column('frequency', u.Hz) / self.dt)))
+        settle = int(round(float(trains.SETTLE / self.dt)))
+        if protocol == 'pairing':  # on the grid protocols.pairing uses
+            return protocols.plan_pulses(periods.astype(np.int64), n_pulses, 1, settle, self.dt,
+                                         hold=np.asarray(column('hold', u.mV).mantissa),
+                                         resolution=protocols.PAIRING_RESOLUTION)
+        return protocols.plan_pulses(periods.astype(np.int64), n_pulses, n_inputs, settle,
+                                     self.dt)
 
     def predict(self, **params):
         """Relative weight change per row (array), for model parameters ``params``."""
         changes = []
         for _, plan in self._groups:
-            w, w0 = trains.simulate_pairs(plan, **{**self.fixed, **params})
+            run = (trains.simulate_pairs if isinstance(plan, trains.PairPlan)
+                   else protocols.simulate_pulses)
+            w, w0 = run(plan, **{**self.fixed, **params})[:2]
             changes.append(u.maybe_decimal(w[:, -1] / w0) - 1.0)
         return jnp.concatenate(changes)[self._order]
 

@@ -34,7 +34,6 @@ import saiunit as u
 from . import simulate, timegrid
 from ._validate import ParameterError, quantity
 from .neuron import LTPNeuron
-from .parameters import split_parameters
 from .pathway import Pathway
 
 __all__ = ['PairPlan', 'plan_pairs', 'simulate_pairs', 'pulse', 'spike_latency', 'SETTLE',

@@ -167,3 +167,24 @@ def test_bundled_cortex_preset_reproduces_markram_1997(tmp_path):
     assert (out / 'dataset.png').read_bytes()[:4] == b'\x89PNG'
     meta = json.loads((out / 'metadata.json').read_text())
     assert meta['config']['preset'] == 'cortex_l5'
+
+
+def test_rows_of_every_protocol_match_the_protocol_functions(tmp_path):
+    from ltp_brainpy import protocols
+    path = tmp_path / 'mixed.csv'
+    path.write_text('id,protocol,frequency_Hz,delta_t_ms,n_pairs,n_trains,train_interval_s,'
+                    'hold_mV,n_pulses,n_inputs,change,sem,n\n'
+                    'a,,1,10,20,1,20,,,,0.3,0.1,3\n'
+                    'b,pairing,2,,,,,0,20,,0.5,0.2,\n'
+                    'c,frequency,1,,,,,,30,28,-0.2,0.05,5\n'
+                    'd,pairing,2,,,,,-60,20,,-0.1,0.2,\n'
+                    'e,frequency,50,,,,,,30,28,0.2,0.05,5\n')
+    model = np.asarray(jax.jit(DatasetModel(load_dataset(path)).predict)())
+    expected = np.concatenate([
+        protocols.stdp(np.array([10.0]) * u.ms, n_pairs=20).weight_change,
+        protocols.pairing(np.array([0.0]) * u.mV, n_pulses=20).weight_change,
+        protocols.frequency_response(np.array([1.0]) * u.Hz, n_pulses=30).weight_change,
+        protocols.pairing(np.array([-60.0]) * u.mV, n_pulses=20).weight_change,
+        protocols.frequency_response(np.array([50.0]) * u.Hz, n_pulses=30).weight_change])
+    np.testing.assert_allclose(model, expected, atol=1e-5)
+    assert model[1] > 0.2 and model[2] < 0 < model[4]  # pairing LTP, LTD at 1 Hz, LTP at 50

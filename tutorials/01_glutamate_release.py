@@ -124,8 +124,9 @@ plt.show()
 # Each spike empties a fixed *fraction* of what is docked, so successive releases shrink
 # while the dock has no time to refill. The cleft pulse is brief (cleared within about a
 # millisecond), AMPA receptors close within a few milliseconds, while NMDA receptors stay open
-# for about a hundred milliseconds ($1/\beta_1$) — the long NMDA signal is what later lets
-# calcium integrate over several spikes.
+# for about 20 ms ($1/\beta_1$ = 19 ms). The longer NMDA signal, and the spine calcium that
+# it feeds and that decays more slowly still (100 ms, tutorial 2), is what later lets calcium
+# integrate over several spikes.
 #
 # Two checks against closed forms. The first spike releases $U D_0$. After the train the dock
 # refills exponentially: $D(t) = D_0 - (D_0 - D_{last})\, e^{-(t - t_{last})/\tau_{rec}}$.

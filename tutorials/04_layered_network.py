@@ -179,11 +179,25 @@ plt.show()
 # Learning should raise completion (A alone evokes the code of A+B through potentiated
 # A → hidden synapses) and lower the overlap between the codes of different pairs. The control
 # runs the same training with plasticity off (`plastic=False`).
+#
+# The calibrated synapse asks for settings of its own here. Its spine calcium adds up over
+# $\tau_{Ca}$ = 100 ms, so presynaptic trains faster than about 12 Hz potentiate a synapse by
+# themselves, whether its postsynaptic unit fires or not (the LTP side of the frequency curve
+# of tutorial 3). At the network's default input rate of 40 Hz every active input would
+# potentiate onto every hidden unit alike, and the learning would not be selective. The inputs
+# therefore fire at `max_rate` = 10 Hz, below that crossover, where an active synapse
+# potentiates the more, the more its hidden unit fires with it: its back-propagating spike
+# lifts the Mg²⁺ block. A stronger drive (`fan_in` = 1500) makes up for the slower input,
+# sharper competition (`lateral_inhibition` = 300 nS) keeps the hidden codes sparse, and as
+# AMPA insertion is slow ($1/\gamma_p$ ≈ 3.7 s) each pair is presented for 2 s (and the
+# responses are measured over 2 s).
 
 # %%
 n_assoc = 2 if QUICK else 8
-on = network_experiments.association(n_cycles=n_assoc)
-off = network_experiments.association(n_cycles=n_assoc, plastic=False)
+settings = dict(max_rate=10.0 * u.Hz, fan_in=1500.0, lateral_inhibition=300.0 * u.nS,
+                presentation=2000.0 * u.ms, test_presentation=2000.0 * u.ms)
+on = network_experiments.association(n_cycles=n_assoc, **settings)
+off = network_experiments.association(n_cycles=n_assoc, plastic=False, **settings)
 for label, r in [("plasticity on", on), ("plasticity off", off)]:
     s = r.summary
     print(f"{label:15s} completion {s['completion_before']:.2f} -> {s['completion_after']:.2f}, "
@@ -192,7 +206,7 @@ for label, r in [("plasticity on", on), ("plasticity off", off)]:
 
 s_on, s_off = on.summary, off.summary
 assert s_on["completion_after"] - s_on["completion_before"] >= 0.3
-assert s_on["code_overlap_after"] < s_on["code_overlap_before"] - (0.0 if QUICK else 0.05)
+assert s_on["code_overlap_after"] < s_on["code_overlap_before"] - 0.05
 assert on.weight_change[0] > 0.1
 assert abs(s_off["completion_after"] - s_off["completion_before"]) < 0.05
 assert abs(s_off["code_overlap_after"] - s_off["code_overlap_before"]) < 0.05
@@ -228,6 +242,9 @@ plt.show()
 # After training the response to $A_k$ alone (top right) — weaker, as half of the input is
 # missing — recruits the same hidden units as the response to $A_k + B_k$ (bottom right): the
 # network completes the pair. With plasticity off nothing
-# changes, because the weights do not; the same holds with NMDA receptors blocked
-# (`association(nmda_block=True)`), since without NMDA calcium there is no learning signal.
-# The CLI runs all three with `ltp-brainpy run association`.
+# changes, because the weights do not. With NMDA receptors blocked
+# (`association(nmda_block=True, **settings)`) there is no NMDA calcium; only the brief
+# calcium of each hidden unit's own spikes remains. It reaches every synapse of the unit
+# alike, whichever input is active, and depresses them a little (about −2 % after 8 cycles):
+# completion does not rise — it falls slightly — so nothing is associated. The CLI runs all
+# three with `ltp-brainpy run association` (with the settings of `configs/association.toml`).

@@ -80,19 +80,20 @@ def stock_lif(n):
 # ```
 #
 # A stock LIF has no back-propagating action potential and no spike calcium: its spines see
-# the somatic $V$ (an `LTPNeuron` adds $\mathrm{bpap}$ and $ca_{post}$). Two LIF neurons receive
-# the same two axons, stimulated at 5 Hz; neuron 0 is depolarized just below threshold by a
-# 140 pA current, neuron 1 is at rest.
+# the somatic $V$ (an `LTPNeuron` adds its fast and slow bpAP, $\mathrm{bpap}_{fast}$ and
+# $\mathrm{bpap}$, and $ca_{post}$). Three LIF neurons receive the same two axons, stimulated at
+# 5 Hz; neuron 0 is depolarized just below threshold by a 140 pA current (to about −51 mV),
+# neuron 1 a little by 60 pA (to about −59 mV), neuron 2 is at rest.
 
 # %%
 n_pulses = 40 if QUICK else 100
 syn = GlutamateSynapse(2)
-lif = stock_lif(2)
+lif = stock_lif(3)
 proj = LTPProjection(syn, lif)                      # all-to-all, w_init = 0.5 nS
 brainstate.nn.init_all_states([syn, lif, proj])
 print("current inputs registered on the LIF:", list(lif.current_inputs))
 
-I_ext = jnp.array([140.0, 0.0]) * u.pA              # depolarize neuron 0 only
+I_ext = jnp.array([140.0, 60.0, 0.0]) * u.pA        # depolarize neurons 0 and 1
 spikes = pulse_train(n_pulses, 200.0, n_axons=2)
 
 
@@ -114,8 +115,8 @@ print(f"LIF spikes: {np.asarray(out['fired']).sum(axis=0)}, peak spine calcium "
       f"{ca.max(axis=0).round(3)} µM, weight change {np.round(100 * change, 1)} %")
 
 fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
-labels = ["neuron 0 (140 pA)", "neuron 1 (rest)"]
-for j in range(2):
+labels = ["neuron 0 (140 pA)", "neuron 1 (60 pA)", "neuron 2 (rest)"]
+for j in range(3):
     axes[0].plot(t_s, V[:, j], label=labels[j])
     axes[1].plot(t_s, ca[:, j])
     axes[2].plot(t_s, w[:, j])
@@ -129,16 +130,25 @@ axes[2].set_xlabel("time (s)")
 plt.tight_layout()
 plt.show()
 
-assert V[:, 1].max() > -64.5 and np.all(np.isfinite(V))   # the resting LIF sees the EPSPs
-assert abs(change[1]) < 1e-3                               # ... but its synapses do not change
-assert ca[:, 0].max() > float(proj.rule.theta_d / u.uM) > ca[:, 1].max()
-assert change[0] < -0.1                                    # depolarized: calcium in the LTD band
+theta_d, theta_p = float(proj.rule.theta_d / u.uM), float(proj.rule.theta_p / u.uM)
+peak = ca.max(axis=0)
+assert V[:, 2].max() > -64.5 and np.all(np.isfinite(V))   # the resting LIF sees the EPSPs
+assert peak[0] > theta_p > peak[1] > theta_d > peak[2]      # insertion, removal band, below
+assert change[0] > 0.2                                     # -51 mV: LTP, without any bpAP
+assert change[1] < -0.1                                    # -59 mV: LTD
+assert -0.1 < change[2] < 0 and abs(change[2]) < abs(change[1]) / 4  # rest: the soft edge only
 
 # %% [markdown]
-# The depolarized neuron's spines receive more calcium (the Mg²⁺ block is partly relieved at
-# −51 mV), enough to enter the removal band ($\theta_d$ dotted), so its synapses depress; the
-# resting neuron's do not change. Without a bpAP the calcium of a stock LIF stays below
-# $\theta_p$ (dashed) at the default parameters — section 3 sweeps $\theta_p$ on this model.
+# The more depolarized a neuron, the more of the Mg²⁺ block is relieved and the more calcium
+# its spines receive; at 5 Hz the calcium of successive pulses also adds up (it decays with
+# $\tau_{Ca}$ = 100 ms). At −51 mV it climbs above $\theta_p$ (dashed), so neuron 0's synapses
+# potentiate even without a bpAP; at −59 mV it stays in the removal band between $\theta_d$
+# (dotted) and $\theta_p$, so neuron 1's depress. At rest it peaks just under $\theta_d$: the
+# soft edge of the sigmoid (width $\kappa$) still removes a few % of neuron 2's AMPA
+# conductance, as the calibrated $\theta_d$ lies only about 2 $\kappa$ above the calcium of
+# one pulse at rest. (With the old defaults, $\theta_p$ = 0.55 µM, a stock LIF never reached
+# $\theta_p$ and the 140 pA neuron depressed; the 60 pA neuron now shows that case.) Section 3
+# sweeps $\theta_p$ on neuron 0's setting.
 #
 # ## 2. `GlutamateSynapse` as a drop-in `BioNMDA`
 #
@@ -207,11 +217,12 @@ assert D.min() < 0.5 * float(glu.D0 / u.mM)                       # the trains d
 #
 # ### Final weight versus $\theta_p$ on the stock-LIF model
 #
-# One axon at 5 Hz onto a LIF depolarized by 140 pA, as in section 1, for a range of
-# potentiation thresholds $\theta_p$ (with $\theta_d$ = 0.35 µM fixed).
+# One axon at 5 Hz onto a LIF depolarized by 140 pA, as neuron 0 in section 1, for a range of
+# potentiation thresholds $\theta_p$ (with $\theta_d$ = 0.246 µM, the default, fixed). The
+# spine calcium of this setting peaks at about 0.47 µM.
 
 # %%
-theta_ps = np.linspace(0.38, 0.7, 9 if QUICK else 17)          # µM
+theta_ps = np.linspace(0.28, 0.6, 9 if QUICK else 17)          # µM
 lif_train = pulse_train(n_pulses, 200.0)
 
 
@@ -254,12 +265,13 @@ plt.show()
 # ### Final weight versus holding potential and $\theta_p$
 #
 # The same recipe with an `LTPNeuron`, voltage-clamped during pairing (2 Hz), on a grid of
-# holding potentials × thresholds: two nested `vmap`s, one compiled simulation for the whole
-# grid.
+# holding potentials × thresholds (the default $\theta_p$ = 0.363 µM and three higher ones):
+# two nested `vmap`s, one compiled simulation for the whole grid.
 
 # %%
 holds = np.arange(-80.0, 11.0, 10.0 if QUICK else 5.0)         # mV
-thresholds = np.array([0.45, 0.55, 0.8, 1.2])                  # µM
+default_theta_p = float(CalciumControlRule().theta_p / u.uM)  # 0.363 µM
+thresholds = np.array([default_theta_p, 0.6, 0.8, 1.2])        # µM
 pairing_train = pulse_train(20 if QUICK else 60, 500.0)
 
 
@@ -292,7 +304,7 @@ plt.ylabel("weight change (%)")
 plt.legend()
 plt.show()
 
-default = change_grid[list(thresholds).index(0.55)]
+default = change_grid[0]                                     # the default theta_p
 assert default[holds == 0.0][0] >= 0.5                       # pairing at 0 mV potentiates
 assert abs(default[holds == -70.0][0]) <= 0.05               # ... at -70 mV it does nothing
 onset = [float(holds[np.argmax(row > 0.1)]) for row in change_grid]  # lowest potential giving LTP
