@@ -43,6 +43,7 @@ import saiunit as u
 from . import protocols, simulate, trains
 from ._validate import ParameterError, quantity
 from .datasets import Dataset, load_dataset
+from .neuron import heaviside
 from .parameters import default_parameters, parameter_names, split_parameters, unknown_key_error
 from .results import ProtocolResult
 
@@ -130,7 +131,7 @@ class DatasetModel:
         for _, plan in self._groups:
             run = (trains.simulate_pairs if isinstance(plan, trains.PairPlan)
                    else protocols.simulate_pulses)
-            w, w0 = run(plan, **{**self.fixed, **params})[:2]
+            w, w0 = run(plan, spk_fun=heaviside, **{**self.fixed, **params})[:2]
             changes.append(u.maybe_decimal(w[:, -1] / w0) - 1.0)
         return jnp.concatenate(changes)[self._order]
 

@@ -6,6 +6,7 @@ from typing import Callable, Optional
 import brainpy
 import brainstate
 import braintools
+import jax
 import jax.numpy as jnp
 import saiunit as u
 from brainstate.typing import Size
@@ -13,7 +14,18 @@ from brainstate.typing import Size
 from ._state import filled
 from ._validate import quantity, require
 
-__all__ = ['LTPNeuron']
+__all__ = ['LTPNeuron', 'heaviside']
+
+
+def heaviside(x):
+    """Spike function without a surrogate: 1.0 where ``x > 0``, with zero gradient.
+
+    Spike times depend on parameters in steps, so the derivative of a simulation through its
+    spikes is zero almost everywhere; this is what gradients of protocol outcomes with respect
+    to model parameters should see (a fit uses it). The default surrogate
+    (``braintools.surrogate.ReluGrad``) instead lets training signals flow through spikes.
+    """
+    return jax.lax.stop_gradient((x > 0).astype(jnp.result_type(float)))
 
 
 class LTPNeuron(brainpy.state.Neuron):
@@ -84,7 +96,8 @@ class LTPNeuron(brainpy.state.Neuron):
     V_initializer : Callable or Quantity, optional
         Initial potential; defaults to ``E_L``.
     spk_fun : Callable
-        Surrogate spike function (forward: Heaviside), which lets gradients flow through spikes.
+        Surrogate spike function (forward: Heaviside), which lets gradients flow through spikes;
+        :func:`heaviside` gives the exact (zero) gradient through spike generation.
     name : str, optional
         Module name.
 

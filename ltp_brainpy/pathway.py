@@ -30,6 +30,8 @@ class Pathway(brainstate.nn.Module):
         Connectivity of the projection (see :class:`LTPProjection`).
     seed : int, optional
         Seed of a random connectivity.
+    spk_fun : callable, optional
+        Spike function of the neurons (default: :class:`LTPNeuron`'s surrogate).
     **params
         Model parameter overrides by name (e.g. ``theta_p=0.6 * u.uM``, ``gbar_N=0 * u.nS``).
 
@@ -44,11 +46,12 @@ class Pathway(brainstate.nn.Module):
     """
 
     def __init__(self, n_pre: int, n_post: int = 1, conn=None, seed: Optional[int] = None,
-                 **params):
+                 spk_fun=None, **params):
         super().__init__()
         p = split_parameters(params)
         self.synapse = GlutamateSynapse(n_pre, **p['synapse'])
-        self.neuron = LTPNeuron(n_post, **p['neuron'])
+        self.neuron = LTPNeuron(n_post, **p['neuron'],
+                                **({} if spk_fun is None else {'spk_fun': spk_fun}))
         self.projection = LTPProjection(self.synapse, self.neuron, conn=conn, seed=seed,
                                         rule=CalciumControlRule(**p['rule']), **p['projection'])
 

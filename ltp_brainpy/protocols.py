@@ -17,10 +17,17 @@ Protocols (sources in ``docs/model.md``):
 
 Every simulating protocol also takes ``dt`` (the time step, default 0.1 ms) and ``pbar``
 (show a progress bar).
+
+The pulse trains of :func:`pairing` and :func:`frequency_response` are split as
+:mod:`ltp_brainpy.trains` splits STDP: :func:`plan_pulses` (host side) lays a multi-rate time
+grid per condition (:mod:`ltp_brainpy.timegrid`) and :func:`simulate_pulses` runs it with model
+parameters that may be JAX tracers, so a fit can differentiate through it.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Optional
 
 import brainstate
 import jax
@@ -28,20 +35,27 @@ import jax.numpy as jnp
 import numpy as np
 import saiunit as u
 
-from . import simulate
+from . import simulate, timegrid
 from ._validate import ParameterError, quantity
 from .glutamate import GlutamateSynapse
-from .neuron import LTPNeuron
-from .parameters import split_parameters
+from .parameters import default_parameters, split_parameters
 from .pathway import Pathway
 from .plasticity import mg_unblock
 from .results import ProtocolResult
 from . import trains
 
 __all__ = ['ProtocolResult', 'mg_block_iv', 'short_term_depression', 'pairing', 'stdp',
-           'frequency_response']
+           'frequency_response', 'PulsePlan', 'plan_pulses', 'simulate_pulses', 'PULSE_WINDOW',
+           'PAIRING_RESOLUTION']
 
 SETTLE = trains.SETTLE
+#: Time after each presynaptic pulse run with the fine step: it covers the NMDA calcium
+#: transient, where the steep plasticity thresholds make the weights most sensitive to the step
+#: (and trains of 15 Hz and faster entirely).
+PULSE_WINDOW = 70.0 * u.ms
+#: Relative resolution of the pairing grid, finer than the default: the calcium of a cell
+#: clamped near 0 mV stays above the thresholds past the window, and a 2 Hz train is cheap.
+PAIRING_RESOLUTION = 0.005
 
 
 # --------------------------------------------------------------------------- helpers
@@ -173,26 +187,125 @@ def short_term_depression(frequencies, n_spikes=20, dt=simulate.DEFAULT_DT, pbar
          'release_fraction': U})
 
 
-def _clamp_run(owner, holds, n_inputs, period, n_pulses, dt, pbar, **params):
-    settle = int(math.ceil(float(SETTLE / dt) / period))
-    n_blocks = n_pulses + settle
+@dataclasses.dataclass(frozen=True)
+class PulsePlan:
+    """Trains of co-stimulated presynaptic pulses and their time grids (integers in fine steps).
 
-    def condition(hold):
-        path = Pathway(n_inputs, 1, **params)
+    Per lane: ``period`` (between pulses, the first at step 0), ``end`` (where the weights are
+    read; plasticity is frozen from then on), ``hold`` (holding potential in mV, or None for a
+    free neuron in every lane); ``starts``/``sizes`` (lane, iteration) the padded time grids.
+    Shared: ``n_pulses``, ``n_inputs`` and the fine step ``dt``. Postsynaptic spikes are
+    counted during the train, ``n_pulses * period``.
+    """
+    period: np.ndarray
+    end: np.ndarray
+    hold: Optional[np.ndarray]
+    starts: np.ndarray
+    sizes: np.ndarray
+    n_pulses: int
+    n_inputs: int
+    dt: u.Quantity
+
+    def ends(self):
+        """Fine step reached after each iteration, (lane, iteration)."""
+        return self.starts + self.sizes
+
+
+def _train_grid(period, n_pulses, end, fine, resolution) -> timegrid.TimeGrid:
+    """:func:`timegrid.event_grid` of ``n_pulses`` pulses every ``period`` steps from 0, marked
+    at the end of the train and run to ``end``, built from the grid of one period repeated
+    (the grid after a pulse depends only on the time since it)."""
+    last = (n_pulses - 1) * period
+    one = timegrid.event_grid(period, [0], fine=fine, resolution=resolution)
+    tail = timegrid.event_grid(end - last, [0], marks=[period], fine=fine, resolution=resolution)
+    starts = (np.arange(n_pulses - 1)[:, None] * period + one.starts).ravel()
+    return timegrid.TimeGrid(np.concatenate([starts, last + tail.starts]).astype(np.int32),
+                             np.concatenate([np.tile(one.sizes, n_pulses - 1), tail.sizes]),
+                             int(end))
+
+
+def plan_pulses(period, n_pulses, n_inputs, settle, dt=simulate.DEFAULT_DT, hold=None,
+                window=PULSE_WINDOW, resolution=timegrid.DEFAULT_RESOLUTION) -> PulsePlan:
+    """Plan trains of ``n_pulses`` pulses, one lane per entry of ``period`` (and ``hold``).
+
+    Parameters
+    ----------
+    period : int or array of int
+        Steps between pulses, per lane.
+    n_pulses, n_inputs : int
+        Pulses per train and co-stimulated synapses onto the cell.
+    settle : int or array of int
+        Steps from the end of the train (``n_pulses * period``) until the weights are read.
+    dt : Quantity[ms]
+        Fine time step.
+    hold : array of float, optional
+        Holding potential (mV) per lane; None leaves the neuron free.
+    window : Quantity[ms]
+        Time after each pulse simulated with the fine step (postsynaptic spikes, which are not
+        planned, must fall in it).
+    resolution : float
+        Relative resolution of the time grid (0: the uniform grid of ``dt``).
+    """
+    period, settle = (np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in (period, settle))
+    lanes = np.broadcast_shapes(period.shape, settle.shape, () if hold is None else np.shape(hold))
+    period, end = (np.broadcast_to(x, lanes).copy() for x in (period, n_pulses * period + settle))
+    hold = None if hold is None else np.broadcast_to(np.asarray(hold, dtype=float), lanes).copy()
+    fine = max(int(round(float(window / dt))), 1)
+    starts, sizes = timegrid.pad_grids([_train_grid(p, n_pulses, e, fine, resolution)
+                                        for p, e in zip(period, end)])
+    return PulsePlan(period, end, hold, starts, sizes, int(n_pulses), int(n_inputs), dt)
+
+
+def simulate_pulses(plan: PulsePlan, pbar=None, spk_fun=None, **params):
+    """Run every lane of ``plan``; returns the mean AMPA conductance (nS) after each iteration,
+    shape (lane, iteration), its initial value and the postsynaptic spikes during the train,
+    per lane.
+
+    ``params`` are model parameter overrides by name; they may be JAX tracers (``jax.grad``
+    and ``jax.vmap`` go through; ``spk_fun=``:func:`~ltp_brainpy.neuron.heaviside` makes the
+    gradient exact where the free neuron spikes). Call it inside ``jax.jit`` when it is called again with new
+    parameters.
+
+    The co-stimulated synapses start equal and receive the same spikes, so they stay equal:
+    one is simulated, its current into the cell scaled by ``n_inputs`` (``current_scale``).
+    """
+    n_pulses, clamped = plan.n_pulses, plan.hold is not None
+    scale = params.get('current_scale', default_parameters()['projection']['current_scale'])
+    params = {**params, 'current_scale': plan.n_inputs * scale}
+
+    def condition(period, end, hold, starts, sizes):
+        path = Pathway(1, 1, spk_fun=spk_fun, **params)
         brainstate.nn.init_all_states(path)
-        path.neuron.clamp(hold * u.mV)
-        w0 = path.projection.w.value
+        if clamped:
+            path.neuron.clamp(hold * u.mV)
+        w0 = path.projection.w.value.mean()
+        spikes = brainstate.ShortTermState(jnp.zeros(()))
 
         def step():
             i = brainstate.environ.get('i')
-            path.update(u.math.broadcast_to(trains.pulse(i, 0, period, n_pulses), (n_inputs,)))
+            path.projection.plastic = i < end
+            spike = path.update(trains.pulse(i, 0, period, n_pulses)[None])
+            spikes.value = spikes.value + spike.sum() * (i < n_pulses * period)
+            return path.projection.w.value.mean()
 
-        w = simulate.run(step, n_blocks * period, dt=dt, every=period,
-                         pbar=_interval(pbar, n_blocks),
-                         monitor=lambda: path.projection.w.value.mean())
-        return w, w0.mean()
+        w = simulate.run_grid(step, starts, sizes, dt=plan.dt, pbar=pbar)
+        return w, w0, spikes.value
 
-    return _batched(condition, holds.to_decimal(u.mV))
+    hold = plan.hold if clamped else np.zeros(len(plan.period))
+    lanes = [jnp.asarray(x) for x in (plan.period, plan.end, hold, plan.starts, plan.sizes)]
+    return jax.vmap(condition)(*lanes)
+
+
+def _run_pulses(plan: PulsePlan, every: int, pbar, **params):
+    """Simulate ``plan`` (compiled); returns the weight change and the spike count per lane and
+    the mean weight every ``every`` steps (a uniform time axis, resampled per lane)."""
+    w, w0, n_post = jax.jit(lambda: simulate_pulses(
+        plan, pbar=_interval(pbar, plan.sizes.shape[1]), **params))()
+    time = np.arange(1, math.ceil(plan.end.max() / every) + 1) * every
+    w_nS = np.asarray(w.to_decimal(u.nS))
+    weight = np.stack([np.interp(time, ends, lane) for ends, lane in zip(plan.ends(), w_nS)])
+    return (_weight_change(w[:, -1], w0), np.asarray(n_post),
+            (time * plan.dt).in_unit(u.second), weight * u.nS)
 
 
 def pairing(hold, n_pulses=200, frequency=2.0 * u.Hz, nmda_block=False, mg=1.0 * u.mM,
@@ -201,7 +314,9 @@ def pairing(hold, n_pulses=200, frequency=2.0 * u.Hz, nmda_block=False, mg=1.0 *
 
     For each holding potential in ``hold`` the cell is clamped and its ``n_inputs`` synapses
     are stimulated ``n_pulses`` times at ``frequency`` (Chen, Otmakhov & Lisman 1999: 200
-    pulses at 2 Hz at 0 mV give LTP; at -70 mV or with AP5 nothing).
+    pulses at 2 Hz at 0 mV give LTP; at -70 mV or with AP5 nothing). The simulation
+    (:func:`plan_pulses`, :func:`simulate_pulses`) takes the fine step ``dt`` for
+    ``PULSE_WINDOW`` after every pulse and longer steps in the quiet between.
 
     Parameters
     ----------
@@ -220,7 +335,7 @@ def pairing(hold, n_pulses=200, frequency=2.0 * u.Hz, nmda_block=False, mg=1.0 *
     -------
     ProtocolResult
         ``weight_change`` per holding potential; traces ``time`` and ``weight`` (mean AMPA
-        conductance after each pulse, shape (condition, time)).
+        conductance after each pulse period, shape (condition, time)).
     """
     owner = 'pairing'
     holds = _conditions(owner, 'hold', hold, u.mV)
@@ -230,12 +345,13 @@ def pairing(hold, n_pulses=200, frequency=2.0 * u.Hz, nmda_block=False, mg=1.0 *
                                                            positive=True), dt))
     if nmda_block:
         params['gbar_N'] = 0.0 * u.nS
-    w, w0 = _clamp_run(owner, holds, n_inputs, period, n_pulses, dt, pbar,
-                       mg=quantity(owner, 'mg', mg, u.mM, nonnegative=True), **params)
-    time = (np.arange(1, w.shape[1] + 1) * period) * dt
-    return ProtocolResult('pairing', {'hold': holds, 'nmda_block': bool(nmda_block)},
-                          _weight_change(w[:, -1], w0), {'time': time.in_unit(u.second),
-                                                         'weight': w})
+    settle = int(math.ceil(float(SETTLE / dt) / period)) * period
+    plan = plan_pulses(period, n_pulses, n_inputs, settle, dt, hold=holds.to_decimal(u.mV),
+                       resolution=PAIRING_RESOLUTION)
+    change, _, time, weight = _run_pulses(plan, period, pbar, **params,
+                                          mg=quantity(owner, 'mg', mg, u.mM, nonnegative=True))
+    return ProtocolResult('pairing', {'hold': holds, 'nmda_block': bool(nmda_block)}, change,
+                          {'time': time, 'weight': weight})
 
 
 def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=None,
@@ -297,7 +413,10 @@ def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAU
     at 50 Hz, crossover near 10 Hz -- the BCM curve). A tetanus is
     ``frequency_response([100] * u.Hz, n_pulses=100)``. All frequencies run in one batched
     simulation as long as the slowest train; each condition's weights are read
-    ``SETTLE`` = 1 s after its last pulse (plasticity is frozen from then on).
+    ``SETTLE`` = 1 s after the end of its train (plasticity is frozen from then on). As in
+    :func:`pairing`, the fine step ``dt`` is taken for ``PULSE_WINDOW`` after every pulse and
+    longer steps in between; postsynaptic spikes are not planned, and at the default
+    parameters they all fall within that window (``tests/test_timegrid_protocols.py``).
 
     Returns
     -------
@@ -310,32 +429,10 @@ def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAU
     n_pulses, n_inputs = _count(owner, 'n_pulses', n_pulses), _count(owner, 'n_inputs', n_inputs)
     dt = quantity(owner, 'dt', dt, u.ms, positive=True)
     periods = _steps(owner, 'frequencies', 1.0 / freqs, dt)
-    settle = int(round(float(SETTLE / dt)))
-    ends = periods * n_pulses + settle
-    every = int(round(float(100 * u.ms / dt)))
-    n_steps = int(math.ceil(ends.max() / every) * every)
-
-    def condition(period, end):
-        path = Pathway(n_inputs, 1, **params)
-        brainstate.nn.init_all_states(path)
-        w0 = path.projection.w.value
-        spikes = brainstate.ShortTermState(jnp.zeros(()))
-
-        def step():
-            i = brainstate.environ.get('i')
-            path.projection.plastic = i < end
-            spike = path.update(u.math.broadcast_to(trains.pulse(i, 0, period, n_pulses), (n_inputs,)))
-            spikes.value = spikes.value + spike.sum() * (i < period * n_pulses)
-
-        w = simulate.run(step, n_steps, dt=dt, every=every,
-                         pbar=_interval(pbar, n_steps // every),
-                         monitor=lambda: path.projection.w.value.mean())
-        return w, w0.mean(), spikes.value
-
-    w, w0, n_post = _batched(condition, jnp.asarray(periods), jnp.asarray(ends))
+    plan = plan_pulses(periods, n_pulses, n_inputs, int(round(float(SETTLE / dt))), dt)
+    change, n_post, time, weight = _run_pulses(plan, int(round(float(100 * u.ms / dt))), pbar,
+                                               **params)
     duration = (periods * n_pulses) * dt
-    time = (np.arange(1, w.shape[1] + 1) * every) * dt
-    return ProtocolResult('frequency_response', {'frequency': freqs},
-                          _weight_change(w[:, -1], w0),
-                          {'time': time.in_unit(u.second), 'weight': w,
-                           'post_rate': (np.asarray(n_post) / duration).in_unit(u.Hz)})
+    return ProtocolResult('frequency_response', {'frequency': freqs}, change,
+                          {'time': time, 'weight': weight,
+                           'post_rate': (n_post / duration).in_unit(u.Hz)})

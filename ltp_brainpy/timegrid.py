@@ -16,7 +16,8 @@ second costs about 400 steps instead of 10,000.
 
 Every state of the package is advanced by exponential Euler (exact for the linear parts), so a
 long step stays stable; the error comes from holding the other states fixed over a step and is
-first order in :math:`r` (measured against the uniform grid in ``tests/test_timegrid.py``).
+first order in :math:`r` (measured against the uniform grid in ``tests/test_timegrid_protocols.py``
+and ``tests/test_fit.py``).
 :func:`ltp_brainpy.simulate.run_grid` runs a model on such a grid.
 """
 from __future__ import annotations
@@ -24,6 +25,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
+from ._validate import ParameterError
 
 __all__ = ['TimeGrid', 'event_grid', 'pad_grids', 'DEFAULT_FINE', 'DEFAULT_RESOLUTION',
            'DEFAULT_MAX_STEPS']
@@ -121,10 +124,13 @@ def pad_grids(grids, max_steps: int = DEFAULT_MAX_STEPS):
     Returns ``(starts, sizes)``.
     """
     length = max(len(g) for g in grids)
-    starts = np.empty((len(grids), length), np.int32)
+    starts = np.empty((len(grids), length), np.int64)
     sizes = np.full((len(grids), length), max_steps, np.int32)
     for lane, g in enumerate(grids):
         n = len(g)
         starts[lane, :n], sizes[lane, :n] = g.starts, g.sizes
         starts[lane, n:] = g.n_steps + max_steps * np.arange(length - n)
-    return starts, sizes
+    if starts.max() + max_steps >= np.iinfo(np.int32).max:
+        raise ParameterError(f'time grid: {starts.max() + max_steps} fine steps do not fit the '
+                             f'32-bit step counter; use a coarser dt or fewer conditions')
+    return starts.astype(np.int32), sizes

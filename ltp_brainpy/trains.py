@@ -188,19 +188,20 @@ def plan_pairs(delta_t, frequency, n_pairs, n_trains=1, train_interval=None,
                     starts, sizes, lead, latency, width, current, n_inputs, dt)
 
 
-def simulate_pairs(plan: PairPlan, pbar=None, **params):
+def simulate_pairs(plan: PairPlan, pbar=None, spk_fun=None, **params):
     """Run every lane of ``plan``; returns the mean AMPA conductance (nS) after each iteration,
     shape (lane, iteration), and its initial value per lane.
 
     ``params`` are model parameter overrides by name; they may be JAX tracers (a fit
-    differentiates through this function). Call it inside ``jax.jit`` when it is called again
-    with new parameters.
+    differentiates through this function; pass ``spk_fun=``:func:`~ltp_brainpy.neuron.heaviside`
+    for exact gradients). Call it inside ``jax.jit`` when it is called again with new
+    parameters.
     """
     lead, latency, width, n_inputs = plan.lead, plan.latency, plan.width, plan.n_inputs
     current = plan.current
 
     def condition(delta, period, n_pairs, n_trains, train_period, end, starts, sizes):
-        path = Pathway(n_inputs, 1, **params)
+        path = Pathway(n_inputs, 1, spk_fun=spk_fun, **params)
         brainstate.nn.init_all_states(path)
         w0 = path.projection.w.value.mean()
         post_onset = lead + delta - (latency - 1)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope='module')
 def default_results():
-    """Every run of configs/default.toml (the whole target table), run once (~80 s)."""
+    """Every run of configs/default.toml (the whole target table), run once (~25 s)."""
     return run_protocols(load_config(ROOT / 'configs' / 'default.toml'))
 
 
