@@ -1,6 +1,5 @@
 """Sensitivity of the calibrated target table to each calibrated parameter (docs/sensitivity.md).
 
-
     python docs/sensitivity.py            # every calibrated parameter at -20 % and +20 %
 
 Runs configs/default.toml with one parameter scaled at a time and writes, for every row of the
