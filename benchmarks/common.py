@@ -12,7 +12,7 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / 'results'
 INPUT_RATE_HZ = 20.0  # Poisson input to layer 0: a moderate rate
 DT_MS = 0.1
-BENCHMARK_FAN_IN = 50.0
+BENCHMARK_FAN_IN = 85.0
 
 
 def input_spikes(n: int, n_steps: int, seed: int = 0) -> np.ndarray:
@@ -24,8 +24,8 @@ def input_spikes(n: int, n_steps: int, seed: int = 0) -> np.ndarray:
 def benchmark_network(n: int, seed: int = 0):
     """The 3-layer benchmark network: n units per layer, dense plastic projections both ways.
 
-    ``fan_in = 50`` (each unit gets 50 synapses' worth of current) makes every layer fire,
-    at 30-40 Hz, so that all four projections potentiate; no lateral inhibition.
+    ``fan_in = 85`` (each unit gets 85 synapses' worth of current) makes every layer fire,
+    at 30-50 Hz, so that all four projections potentiate; no lateral inhibition.
     """
     import saiunit as u
     from ltp_brainpy import LayeredNetwork
