@@ -296,16 +296,21 @@ def simulate_pulses(plan: PulsePlan, pbar=None, spk_fun=None, **params):
     return jax.vmap(condition)(*lanes)
 
 
-def _run_pulses(plan: PulsePlan, every: int, pbar, **params):
-    """Simulate ``plan`` (compiled); returns the weight change and the spike count per lane and
-    the mean weight every ``every`` steps (a uniform time axis, resampled per lane)."""
-    w, w0, n_post = jax.jit(lambda: simulate_pulses(
-        plan, pbar=_interval(pbar, plan.sizes.shape[1]), **params))()
+def _uniform_trace(plan, w, every: int):
+    """The mean weight of every lane (recorded per grid iteration) every ``every`` fine steps:
+    a uniform time axis for the figures, resampled per lane. Returns (time, weight)."""
     time = np.arange(1, math.ceil(plan.end.max() / every) + 1) * every
     w_nS = np.asarray(w.to_decimal(u.nS))
     weight = np.stack([np.interp(time, ends, lane) for ends, lane in zip(plan.ends(), w_nS)])
-    return (_weight_change(w[:, -1], w0), np.asarray(n_post),
-            (time * plan.dt).in_unit(u.second), weight * u.nS)
+    return (time * plan.dt).in_unit(u.second), weight * u.nS
+
+
+def _run_pulses(plan: PulsePlan, every: int, pbar, **params):
+    """Simulate ``plan`` (compiled); returns the weight change and the spike count per lane and
+    the mean weight every ``every`` steps."""
+    w, w0, n_post = jax.jit(lambda: simulate_pulses(
+        plan, pbar=_interval(pbar, plan.sizes.shape[1]), **params))()
+    return (_weight_change(w[:, -1], w0), np.asarray(n_post)) + _uniform_trace(plan, w, every)
 
 
 def pairing(hold, n_pulses=200, frequency=2.0 * u.Hz, nmda_block=False, mg=1.0 * u.mM,
@@ -395,13 +400,9 @@ def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=N
                              dt, split_parameters(params, owner)['neuron'])
     w, w0 = jax.jit(lambda: trains.simulate_pairs(plan, pbar=_interval(pbar, plan.sizes.shape[1]),
                                                   **params))()
-    # The mean weight on a uniform time axis, one sample per pair period, for the figure.
-    every = int(plan.period[0])
-    time = np.arange(1, int(plan.end.max()) // every + 1) * every
-    w_nS = np.asarray(w.to_decimal(u.nS))
-    weight = np.stack([np.interp(time, ends, lane) for ends, lane in zip(plan.ends(), w_nS)])
+    time, weight = _uniform_trace(plan, w, every=int(plan.period[0]))  # one sample per pair
     return ProtocolResult('stdp', {'delta_t': deltas}, _weight_change(w[:, -1], w0),
-                          {'time': (time * plan.dt).in_unit(u.second), 'weight': weight * u.nS})
+                          {'time': time, 'weight': weight})
 
 
 def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAULT_DT,
