@@ -76,7 +76,9 @@ class GlutamateSynapse(brainpy.state.BioNMDA):
     beta_A : Quantity[1/ms], default 0.19 /ms
         AMPA unbinding rate (Destexhe et al. 1994).
     alpha1, beta1, alpha2, beta2 : Quantity
-        BioNMDA's gating rates, defaults 2 /ms, 0.01 /ms, 1 /(mM ms), 0.5 /ms.
+        NMDA gating rates, defaults 2 /ms, 0.0529 /ms, 1 /(mM ms), 0.5 /ms: BioNMDA's, except
+        the closing rate ``beta1`` (BioNMDA: 0.01 /ms), calibrated so that open receptors decay
+        in 19 ms (docs/model.md, section 4).
     name : str, optional
         Module name.
 

@@ -81,18 +81,20 @@ class LTPNeuron(brainpy.state.Neuron):
         Potential held after the action potential until ``t_ref`` has passed.
     t_ref : Quantity[ms], default 4 ms
         Refractory period measured from the spike; longer than ``t_ap``.
-    A_bpap_fast : Quantity[mV], default 0 mV
-        Fast part of the back-propagated depolarization added by each spike.
-    tau_bpap_fast : Quantity[ms], default 3 ms
-        Decay time constant of the fast part.
-    A_bpap : Quantity[mV], default 50 mV
-        Dendritic depolarization added by each back-propagating action potential.
-    tau_bpap : Quantity[ms], default 25 ms
-        Decay time constant of the bpAP depolarization seen by the spines.
-    A_ca : Quantity[uM], default 0.15 uM
-        Calcium added to every spine of the neuron by each spike (voltage-gated channels).
-    tau_ca_post : Quantity[ms], default 20 ms
-        Decay time constant of that calcium (``tau_ca`` of the neuron in docs/model.md).
+    A_bpap_fast : Quantity[mV], default 96.7 mV
+        Fast part of the back-propagated depolarization added by each spike (the spike in the
+        dendrite; Shouval et al. 2002: 75 mV). Calibrated (docs/model.md, section 4).
+    tau_bpap_fast : Quantity[ms], default 2.12 ms
+        Decay time constant of the fast part (Shouval et al. 2002: 3 ms). Calibrated.
+    A_bpap : Quantity[mV], default 21.7 mV
+        Slow part: the afterdepolarization (Shouval et al. 2002: 25 mV). Calibrated.
+    tau_bpap : Quantity[ms], default 21.2 ms
+        Decay time constant of the slow part (Shouval et al. 2002: 25 ms). Calibrated.
+    A_ca : Quantity[uM], default 0.23 uM
+        Calcium added to every spine of the neuron by each spike (voltage-gated channels);
+        below the rule's ``theta_d``, so that a spike alone changes no synapse. Calibrated.
+    tau_ca_post : Quantity[ms], default 12 ms
+        Decay time constant of that calcium (Sabatini et al. 2002: ~10 ms). Calibrated.
     V_initializer : Callable or Quantity, optional
         Initial potential; defaults to ``E_L``.
     spk_fun : Callable
@@ -152,8 +154,8 @@ class LTPNeuron(brainpy.state.Neuron):
         tau_bpap_fast=2.12 * u.ms,
         A_bpap=21.7 * u.mV,
         tau_bpap=21.2 * u.ms,
-        A_ca=0.370 * u.uM,
-        tau_ca_post=8.25 * u.ms,
+        A_ca=0.23 * u.uM,
+        tau_ca_post=12.0 * u.ms,
         V_initializer: Callable | u.Quantity | None = None,
         spk_fun: Callable = braintools.surrogate.ReluGrad(),
         name: Optional[str] = None,

@@ -182,16 +182,19 @@ class CalciumControlRule:
 
     Parameters
     ----------
-    theta_d : Quantity[uM], default 0.35 uM
+    theta_d : Quantity[uM], default 0.246 uM
         Calcium threshold for depression (Shouval et al. 2002 use a two-threshold Omega).
-    theta_p : Quantity[uM], default 0.55 uM
+    theta_p : Quantity[uM], default 0.363 uM
         Calcium threshold for potentiation; must exceed ``theta_d``.
-    kappa : Quantity[uM], default 0.01 uM
+    kappa : Quantity[uM], default 0.0154 uM
         Width of the sigmoid thresholds.
-    gamma_p : Quantity[1/ms], default 2 /s
+    gamma_p : Quantity[1/ms], default 0.273 /s
         Rate of AMPA insertion at saturating calcium.
-    gamma_d : Quantity[1/ms], default 0.1 /s
+    gamma_d : Quantity[1/ms], default 0.081 /s
         Rate of AMPA removal in the depression band.
+
+    The defaults are calibrated with the rest of the model to the target table of
+    docs/model.md (section 4).
     w_min, w_max : Quantity[nS], default 0 nS and 1 nS
         Bounds of the AMPA conductance per synapse.
     tau_w : Quantity[ms], default inf

@@ -99,8 +99,9 @@ class LTPProjection(brainpy.state.Projection):
         Extracellular magnesium.
     rho : Quantity[uM/(ms nS mV)], default 0.0025
         Conversion of NMDA calcium current into spine concentration.
-    tau_ca : Quantity[ms], default 20 ms
-        Spine calcium decay time constant.
+    tau_ca : Quantity[ms], default 100 ms
+        Decay time constant of the spine's NMDA calcium signal, which the rule integrates;
+        calibrated (docs/model.md, section 4: trains above ~10 Hz add up).
     current_scale : float, default 1
         Factor on the current delivered to the soma (not on spine calcium or plasticity):
         dendritic attenuation, or normalisation of a large fan-in in networks.

@@ -57,7 +57,7 @@ def test_spike_adds_bpap_and_calcium_which_decay_exponentially():
     # The two parts of the bpAP (Shouval et al. 2002) and the spike calcium, each exponential.
     np.testing.assert_allclose(bpap[k:], 21.7 * np.exp(-t[k:] / 21.2), rtol=1e-4)
     np.testing.assert_allclose(fast[k:k + 200], 96.7 * np.exp(-t[k:k + 200] / 2.12), rtol=1e-4)
-    np.testing.assert_allclose(ca[k:], 0.370 * np.exp(-t[k:] / 8.25), rtol=1e-4)
+    np.testing.assert_allclose(ca[k:], 0.23 * np.exp(-t[k:] / 12.0), rtol=1e-4)
     depolarization = float(neuron.dendritic_depolarization().to_decimal(u.mV)[0])
     assert depolarization == pytest.approx(float(bpap[-1] + fast[-1]), rel=1e-6)
 

@@ -195,7 +195,7 @@ plt.show()
 # spike itself, brief and large ($\mathrm{bpap}_{fast}$: 96.7 mV decaying with 2.12 ms), and
 # a small slow after-depolarization ($\mathrm{bpap}$: 21.7 mV decaying with 21.2 ms); the
 # spines see $V + \mathrm{bpap} + \mathrm{bpap}_{fast}$. The spike also brings in calcium of
-# its own ($ca_{post}$: 0.37 µM, decaying with 8.25 ms).
+# its own ($ca_{post}$: 0.23 µM, decaying with 12 ms).
 #
 # * $\Delta t > 0$ (pre before post): glutamate has opened the NMDA receptors when the bpAP
 #   arrives, and its fast peak lifts the block — calcium above $\theta_p$, LTP. The receptors
