@@ -73,7 +73,7 @@ def test_gradient_of_the_loss_matches_finite_differences(float64, tmp_path):
 def test_fit_recovers_known_parameters(tmp_path):
     truth = {'theta_p': 0.9 * u.uM, 'tau_ca': 40.0 * u.ms, 'gamma_p': 20.0 / u.second}
     fixed = {'kappa': 0.03 * u.uM, 'theta_d': 0.6 * u.uM, 'gamma_d': 10 / u.second,
-             'tau_ca_post': 10 * u.ms}
+             'tau_ca_post': 10 * u.ms, 'A_ca': 0.37 * u.uM}
     data = small_dataset(tmp_path)
     clean = np.asarray(jax.jit(lambda: DatasetModel(data, fixed).predict(**truth))())
     assert np.ptp(clean) > 0.3  # the synthetic rows are informative
