@@ -9,7 +9,7 @@ within a step, set by Brian2's schedule (slots, and ``order`` within the 'groups
 0. before_start: ``V0 = V``, the Mg block ``B0 = B(V + bpap)`` and its slope are frozen for the
    step (``constant over dt``). before_groups: input spikes (``SpikeGeneratorGroup``) set
    ``stim = 1`` for this step; after_groups resets it.
-1. Terminals (a ``NeuronGroup`` per layer, order 0): D, T, s, x, g by exponential Euler. The
+1. Terminals (a ``NeuronGroup`` per layer, order 0): D, glu, s, x, g by exponential Euler. The
    release window is ``timestep(t - lastspike) <= n_rel`` with the layer's ``lastspike``
    linked in: a spike releases for n_rel steps from the next step on, as in NumPy.
 2. Synapses (order 1): ca (with the post layer's frozen B0) and w by exponential Euler, each
@@ -22,7 +22,7 @@ within a step, set by Brian2's schedule (slots, and ``order`` within the 'groups
    ``ap_end``, n_ap steps after the spike, resets V to V_reset (event resets may write V during
    refractoriness; ``run_regularly`` may not).
 
-What differs from NumPy is O(dt) timing in the terminals: Brian2 updates D, T, s, x, g together
+What differs from NumPy is O(dt) timing in the terminals: Brian2 updates D, glu, s, x, g together
 from the start-of-step values, NumPy one after the other (new T into s and x, new x into g,
 release integrated exactly); and w sees the start-of-step calcium. A NumPy step changed to
 do the same reproduces Brian2's counts and weights to 7 digits.
@@ -35,10 +35,10 @@ import time
 import numpy as np
 
 TERMINAL = '''
-dD/dt = (D0 - D)/tau_rec - k*D : mmolar
-dT/dt = k*D - T/tau_clear : mmolar
-ds/dt = alpha_A*T*(1 - s) - beta_A*s : 1
-dx/dt = alpha2*T*(1 - x) - beta2*x : 1
+dD/dt = (T - D)/tau_rec - k*D : mmolar
+dglu/dt = k*D - glu/tau_clear : mmolar
+ds/dt = alpha_A*glu*(1 - s) - beta_A*s : 1
+dx/dt = alpha2*glu*(1 - x) - beta2*x : 1
 dg/dt = alpha1*x*(1 - g) - beta1*g : 1
 k = k_rel*int(timestep(t - spiked, dt) <= n_rel) : hertz
 spiked : second (linked)
@@ -75,7 +75,7 @@ gA_{d}_post = scale*s_pre*w : siemens (summed)
 def _namespace(p):
     """``NumpyNetwork.p`` (ms, mV, nS, pF, mM, uM) as Brian2 quantities."""
     from brian2 import mM, ms, mV, nS, pA, pF, uM
-    units = dict(D0=mM, k_rel=1 / ms, tau_rec=ms, tau_clear=ms, alpha_A=1 / (mM * ms),
+    units = dict(T=mM, k_rel=1 / ms, tau_rec=ms, tau_clear=ms, alpha_A=1 / (mM * ms),
                  beta_A=1 / ms, alpha1=1 / ms, beta1=1 / ms, alpha2=1 / (mM * ms), beta2=1 / ms,
                  C=pF, g_L=nS, E_L=mV, V_th=mV, V_ap=mV, V_reset=mV, A_bpap=mV, tau_bpap=ms,
                  A_bpap_fast=mV, tau_bpap_fast=ms,
@@ -145,7 +145,7 @@ def run_brian2(numpy_net, spikes, target='runtime', threads=1, directory=None) -
             mem.run_on_event('ap_end', 'V = V_reset')
             term = NeuronGroup(n, TERMINAL, method='exponential_euler', namespace=ns, order=0,
                                name=f'terminal{k}')
-            term.D = ns['D0']
+            term.D = ns['T']
             term.spiked = linked_var(mem, 'lastspike')
             nmda = NeuronGroup(1, 'gN_up : siemens\ngN_down : siemens', order=2, name=f'nmda{k}')
             for d in ('up', 'down'):

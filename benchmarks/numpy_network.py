@@ -23,11 +23,12 @@ class NumpyNetwork:
     def __init__(self, net: LayeredNetwork):
         import saiunit as u
         self.dt = _f(net.dt, u.ms)
-        syn, neu = net.terminals[0], net.layers[0]
+        syn, neu = net.projections["up_01"].pre, net.layers[0]
+        dendrite = neu.dendrite
         first = next(iter(net.projections.values()))
         rule = first.rule
         self.p = dict(
-            D0=_f(syn.D0, u.mM), k_rel=_f(syn.k_rel, 1 / u.ms), tau_rec=_f(syn.tau_rec, u.ms),
+            T=_f(syn.T, u.mM), k_rel=_f(syn.k_rel, 1 / u.ms), tau_rec=_f(syn.tau_rec, u.ms),
             tau_clear=_f(syn.tau_clear, u.ms), alpha_A=_f(syn.alpha_A, 1 / (u.mM * u.ms)),
             beta_A=_f(syn.beta_A, 1 / u.ms), alpha1=_f(syn.alpha1, 1 / u.ms),
             beta1=_f(syn.beta1, 1 / u.ms), alpha2=_f(syn.alpha2, 1 / (u.mM * u.ms)),
@@ -37,9 +38,10 @@ class NumpyNetwork:
             V_th=_f(neu.V_th, u.mV), V_ap=_f(neu.V_ap, u.mV), V_reset=_f(neu.V_reset, u.mV),
             n_ap=int(round(_f(neu.t_ap, u.ms) / self.dt)),
             n_ref=int(round(_f(neu.t_ref, u.ms) / self.dt)),
-            A_bpap=_f(neu.A_bpap, u.mV), tau_bpap=_f(neu.tau_bpap, u.ms),
-            A_bpap_fast=_f(neu.A_bpap_fast, u.mV), tau_bpap_fast=_f(neu.tau_bpap_fast, u.ms),
-            A_ca=_f(neu.A_ca, u.uM), tau_ca_post=_f(neu.tau_ca_post, u.ms),
+            A_bpap=_f(dendrite.A_bpap, u.mV), tau_bpap=_f(dendrite.tau_bpap, u.ms),
+            A_bpap_fast=_f(dendrite.A_bpap_fast, u.mV),
+            tau_bpap_fast=_f(dendrite.tau_bpap_fast, u.ms),
+            A_ca=_f(dendrite.A_ca, u.uM), tau_ca_post=_f(dendrite.tau_ca_post, u.ms),
             gbar_N=_f(first.gbar_N, u.nS), E_AMPA=_f(first.E_AMPA, u.mV),
             E_NMDA=_f(first.E_NMDA, u.mV), E_Ca=_f(first.E_Ca, u.mV), mg=_f(first.mg, u.mM),
             rho=_f(first.rho, u.uM / (u.ms * u.nS * u.mV)), tau_ca=_f(first.tau_ca, u.ms),
@@ -54,7 +56,7 @@ class NumpyNetwork:
                       np.array(proj.w.value.to_decimal(u.nS), dtype=np.float64))
                      for name, proj in net.projections.items()]
         z = [np.zeros(n) for n in self.sizes]
-        self.D = [np.full(n, self.p['D0']) for n in self.sizes]
+        self.D = [np.full(n, self.p["T"]) for n in self.sizes]
         self.T, self.s, self.x, self.g = [a.copy() for a in z], [a.copy() for a in z], \
             [a.copy() for a in z], [a.copy() for a in z]
         self.rel = [np.zeros(n, dtype=np.int64) for n in self.sizes]
@@ -89,8 +91,8 @@ class NumpyNetwork:
             k = np.where(steps > 0, p['k_rel'], 0.0)
             lam = 1.0 / p['tau_rec'] + k
             D = self.D[l]
-            D_new = self._exp_step(D, p['D0'] / p['tau_rec'], lam, dt)
-            released = k * ((p['D0'] / p['tau_rec']) / lam * dt + (D - D_new) / lam)
+            D_new = self._exp_step(D, p["T"] / p["tau_rec"], lam, dt)
+            released = k * ((p["T"] / p["tau_rec"]) / lam * dt + (D - D_new) / lam)
             T = self._exp_step(self.T[l], released / dt, 1.0 / p['tau_clear'], dt)
             self.s[l] = self._exp_step(self.s[l], p['alpha_A'] * T,
                                        p['alpha_A'] * T + p['beta_A'], dt)

@@ -4,24 +4,28 @@ Components (each a unit-checked ``brainpy.state`` class):
 
 - :class:`GlutamateSynapse` -- presynaptic release with depletion driving AMPA/NMDA gating
 - :class:`LTPNeuron` -- integrate-and-fire neuron with a timed, back-propagating spike and a clamp
+- :class:`Dendrite` -- back-propagated depolarization and spike calcium, for any neuron
 - :class:`LTPProjection` -- per-synapse AMPA conductance and NMDA spine calcium, plastic
-- :class:`CalciumControlRule` -- AMPA insertion/removal by calcium (swappable)
+- :class:`CalciumControlRule` -- AMPA insertion/removal by calcium (any :class:`PlasticityRule`)
 - :func:`mg_unblock` -- the Mg²⁺ block of NMDA receptors
 - :class:`LayeredNetwork` -- layers of LTP neurons with plastic bottom-up/top-down projections
 """
 from ._validate import ParameterError
+from .connectivity import FixedInDegree, connection_mask
+from .dendrite import Dendrite
 from .glutamate import GlutamateSynapse
 from .neuron import LTPNeuron
 from .network import LayeredNetwork, LateralInhibition, NetworkRecord
 from .pathway import Pathway
-from .plasticity import CalciumControlRule, PlasticityRule, mg_unblock
-from .projection import LTPProjection, connection_mask
+from .plasticity import (CalciumControlRule, PlasticityRule, StatefulRule, SynapseSignals,
+                         mg_unblock)
+from .projection import LTPProjection
 from . import simulate
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'GlutamateSynapse', 'LTPNeuron', 'LTPProjection', 'CalciumControlRule', 'PlasticityRule',
-    'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock',
+    'GlutamateSynapse', 'LTPNeuron', 'Dendrite', 'LTPProjection', 'CalciumControlRule',
+    'PlasticityRule', 'StatefulRule', 'SynapseSignals', 'FixedInDegree', 'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock',
     'connection_mask', 'simulate', 'ParameterError', '__version__',
 ]

@@ -12,12 +12,24 @@ import braintools
 import jax.numpy as jnp
 import saiunit as u
 
-__all__ = ['filled']
+__all__ = ['filled', 'initialized']
 
 
 def filled(value, varshape, batch_size=None, dtype=None):
     """``value`` (quantity or number) broadcast to ``(batch_size,) + varshape``, strongly typed."""
-    x = braintools.init.param(braintools.init.Constant(value), varshape, batch_size)
+    return _typed(braintools.init.param(braintools.init.Constant(value), varshape, batch_size),
+                  dtype)
+
+
+def initialized(initializer, varshape, batch_size=None):
+    """An initializer (callable, quantity or number) evaluated on ``(batch_size,) + varshape``,
+    broadcast to that shape and strongly typed in the default float dtype."""
+    x = braintools.init.param(initializer, varshape, batch_size)
+    shape = ((batch_size,) if batch_size else ()) + tuple(varshape)
+    return _typed(u.math.broadcast_to(x, shape), None)
+
+
+def _typed(x, dtype):
     dtype = dtype or brainstate.environ.dftype()
     if isinstance(x, u.Quantity):
         return u.Quantity(jnp.asarray(x.mantissa, dtype=dtype), unit=x.unit)

@@ -7,11 +7,14 @@ their unit only: their numbers are not known until run time.
 """
 from __future__ import annotations
 
+import difflib
+import inspect
+
 import jax
 import numpy as np
 import saiunit as u
 
-__all__ = ['ParameterError', 'quantity', 'require']
+__all__ = ['ParameterError', 'quantity', 'require', 'keyword_names', 'unknown_key_error']
 
 
 class ParameterError(ValueError):
@@ -85,3 +88,17 @@ def require(owner: str, condition, message: str) -> None:
         return
     if not bool(np.all(np.asarray(condition))):
         raise ParameterError(f'{owner}: {message}')
+
+
+def keyword_names(cls) -> list:
+    """Names of the keyword parameters of ``cls``'s constructor (no ``*args``/``**kwargs``)."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in inspect.signature(cls.__init__).parameters.values()
+            if p.kind in kinds and p.name != 'self']
+
+
+def unknown_key_error(where: str, key: str, valid) -> ParameterError:
+    """Error for an unknown name, suggesting the closest valid one."""
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ''
+    return ParameterError(f'{where}: unknown parameter {key!r}{hint}')

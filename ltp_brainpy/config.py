@@ -35,7 +35,7 @@ import numpy as np
 import saiunit as u
 
 from ._validate import ParameterError, quantity
-from .parameters import default_parameters, parameter_names, unknown_key_error
+from .parameters import default_parameters, parameter_names, rule_class, unknown_key_error
 from .registry import PROTOCOLS, allowed_arguments, check_argument, required_arguments
 from .simulate import DEFAULT_DT
 
@@ -191,10 +191,14 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ParameterError(f'seed: must be a non-negative integer, got {seed!r}')
 
-    owners, defaults = parameter_names(), default_parameters()
     preset = load_preset(raw['preset'], base) if 'preset' in raw else {}
+    given = {**preset, **raw.get('model', {})}
     model = {}
-    for key, value in {**preset, **raw.get('model', {})}.items():
+    if 'rule' in given:
+        model['rule'] = given.pop('rule')
+        rule_class(model['rule'], 'model')
+    owners, defaults = parameter_names(**model), default_parameters(**model)
+    for key, value in given.items():
         if key not in owners:
             raise unknown_key_error('model', key, owners)
         expected = defaults[owners[key]][key]

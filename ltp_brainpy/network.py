@@ -23,7 +23,6 @@ from ._validate import ParameterError, quantity
 from .glutamate import GlutamateSynapse
 from .neuron import LTPNeuron
 from .parameters import split_parameters
-from .plasticity import CalciumControlRule
 from .projection import LTPProjection
 
 __all__ = ['LayeredNetwork', 'LateralInhibition', 'NetworkRecord']
@@ -106,9 +105,9 @@ class LayeredNetwork(brainstate.nn.Module):
     r"""Layers of :class:`LTPNeuron` with plastic :class:`LTPProjection` s between neighbours.
 
     Layer :math:`l` projects to :math:`l + 1` (bottom-up) and, with ``feedback``, back
-    (top-down); each layer's axons share one :class:`GlutamateSynapse` (one bouton pool per
-    neuron). A pattern :math:`x \in [0, 1]^{n_0}` drives the input layer either as Poisson
-    spike trains at :math:`x_i \cdot` ``max_rate`` (each input spike is a current kick that
+    (top-down); every projection has its own :class:`GlutamateSynapse` (the release pools of
+    its boutons, one per presynaptic neuron). A pattern :math:`x \in [0, 1]^{n_0}` drives the
+    input layer either as Poisson spike trains at :math:`x_i \cdot` ``max_rate`` (each input spike is a current kick that
     fires the unit) or as a current :math:`x_i \cdot` ``input_current``.
 
     So that layers of 2 and of thousands of units behave alike, each projection's current is
@@ -140,7 +139,8 @@ class LayeredNetwork(brainstate.nn.Module):
     seed : int
         Seed of the initial weights, the connectivity and the Poisson input.
     **params
-        Model parameter overrides by name (``theta_p=0.6 * u.uM``, ``w_init=0.3 * u.nS`` ...).
+        Model parameter overrides by name (``theta_p=0.6 * u.uM``, ``w_init=0.3 * u.nS`` ...),
+        and ``rule``, the plasticity rule by name (:data:`ltp_brainpy.parameters.RULES`).
 
     Examples
     --------
@@ -189,25 +189,24 @@ class LayeredNetwork(brainstate.nn.Module):
         p = split_parameters(params, owner)
         w_init = quantity(owner, 'w_init', p['projection'].pop('w_init', 0.5 * u.nS), u.nS,
                           nonnegative=True)
-        rule = CalciumControlRule(**p['rule'])
-
-        self.layers = [LTPNeuron(n, **p['neuron'], name=f'layer{l}') for l, n in enumerate(sizes)]
-        self.terminals = [GlutamateSynapse(n, **p['synapse'], name=f'terminal{l}')
-                          for l, n in enumerate(sizes)]
+        self.layers = [LTPNeuron(n, **p['neuron'], **p['dendrite'], name=f'layer{l}')
+                       for l, n in enumerate(sizes)]
         rng = np.random.default_rng(seed)
-        self.projections = {}
+        self.projections, self._source = {}, {}
         pairs = [(l, l + 1) for l in range(len(sizes) - 1)]
         if feedback:
             pairs += [(l + 1, l) for l in range(len(sizes) - 1)]
         for k, (a, b) in enumerate(pairs):
             n_pre, n_post = sizes[a], sizes[b]
+            rule = p['rule_class'](**p['rule'])
             w0 = w_init * (1.0 + w_spread * rng.uniform(-1.0, 1.0, (n_pre, n_post)))
             w0 = u.math.clip(w0, rule.w_min, rule.w_max)
             name = f'{"up" if b > a else "down"}_{min(a, b)}{max(a, b)}'
+            self._source[name] = a
             self.projections[name] = LTPProjection(
-                self.terminals[a], self.layers[b], conn=conn, seed=seed + 1 + k, w_init=w0,
-                rule=rule, current_scale=fan_in / n_pre, name=name,
-                **p['projection'])
+                GlutamateSynapse(n_pre, **p['synapse'], name=f'{name}_terminals'),
+                self.layers[b], conn=conn, seed=seed + 1 + k, w_init=w0, rule=rule,
+                current_scale=fan_in / n_pre, name=name, **p['projection'])
         self.inhibition = [LateralInhibition(self.layers[l], g_inh, name=f'inhibition{l}')
                            for l in range(1, len(sizes))] if float(g_inh / u.nS) > 0 else []
         self.kick = 2.0 * (self.layers[0].V_th - self.layers[0].E_L) * self.layers[0].C / self.dt
@@ -251,10 +250,12 @@ class LayeredNetwork(brainstate.nn.Module):
 
     def reset_activity(self):
         """Reset every state but the AMPA conductances (between presentations)."""
-        for module in [*self.layers, *self.terminals, *self.inhibition]:
-            module.reset_state()
+        brainstate.nn.reset_all_states(self)
+
+    def reset_weights(self):
+        """Restore every projection's initial AMPA conductances."""
         for proj in self.projections.values():
-            proj.ca.value = u.math.zeros_like(proj.ca.value)
+            proj.reset_weights()
 
     # ------------------------------------------------------------------ dynamics
     def update(self, drive):
@@ -262,10 +263,8 @@ class LayeredNetwork(brainstate.nn.Module):
 
         ``drive`` is the current into the input layer (pA).
         """
-        for terminal, layer in zip(self.terminals, self.layers):
-            terminal.update(layer.spike.value)
-        for proj in self.projections.values():
-            proj.update()
+        for name, proj in self.projections.items():
+            proj.update(self.layers[self._source[name]].spike.value)
         self.layers[0].update(drive)
         for layer in self.layers[1:]:
             layer.update()

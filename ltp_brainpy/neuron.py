@@ -12,7 +12,8 @@ import saiunit as u
 from brainstate.typing import Size
 
 from ._state import filled
-from ._validate import quantity, require
+from ._validate import keyword_names, quantity, require, unknown_key_error
+from .dendrite import Dendrite
 
 __all__ = ['LTPNeuron', 'heaviside']
 
@@ -38,21 +39,10 @@ class LTPNeuron(brainpy.state.Neuron):
     When :math:`V \ge V_{th}` outside refractoriness the neuron spikes: :math:`V` is held at
     :math:`V_{ap}` for :math:`t_{ap}` (``round(t_ap / dt)`` steps), then at :math:`V_{reset}`
     until :math:`t_{ref}` has passed since the spike. Each spike back-propagates into the
-    dendrite and opens voltage-gated calcium channels:
-
-    .. math::
-
-        \frac{d\,\mathrm{bpap}}{dt} = -\frac{\mathrm{bpap}}{\tau_{bpap}}, \qquad
-        \frac{d\,\mathrm{bpap}_f}{dt} = -\frac{\mathrm{bpap}_f}{\tau_{bpap,f}}, \qquad
-        \frac{d\,ca_{post}}{dt} = -\frac{ca_{post}}{\tau_{ca,post}}, \qquad
-        \text{on a spike: } \mathrm{bpap} \mathrel{+}= A_{bpap},\;
-        \mathrm{bpap}_f \mathrel{+}= A_{bpap,f},\;
-        ca_{post} \mathrel{+}= A_{ca}
-
-    The back-propagated depolarization has a fast part (the spike itself, a few ms) and a slow
-    part (the after-depolarization, tens of ms), as in Shouval, Bear & Cooper (2002). Spines see
-    the dendritic potential :math:`V_{dend} = V + \mathrm{bpap} + \mathrm{bpap}_f`
-    (:meth:`dendritic_potential`). Each neuron can be voltage-clamped at its own holding
+    dendrite (:class:`~ltp_brainpy.Dendrite`, ``neuron.dendrite``: a fast and a slow
+    depolarization and spike-evoked calcium), so spines see the dendritic potential
+    :math:`V_{dend} = V + \mathrm{bpap} + \mathrm{bpap}_f` (:meth:`dendritic_potential`).
+    Each neuron can be voltage-clamped at its own holding
     potential (:meth:`clamp`, :meth:`unclamp`, also inside a compiled loop): while clamped,
     :math:`V = V_{hold}`, the neuron does not spike and no bpAP is added.
 
@@ -81,20 +71,6 @@ class LTPNeuron(brainpy.state.Neuron):
         Potential held after the action potential until ``t_ref`` has passed.
     t_ref : Quantity[ms], default 4 ms
         Refractory period measured from the spike; longer than ``t_ap``.
-    A_bpap_fast : Quantity[mV], default 96.7 mV
-        Fast part of the back-propagated depolarization added by each spike (the spike in the
-        dendrite; Shouval et al. 2002: 75 mV). Calibrated (docs/model.md, section 4).
-    tau_bpap_fast : Quantity[ms], default 2.12 ms
-        Decay time constant of the fast part (Shouval et al. 2002: 3 ms). Calibrated.
-    A_bpap : Quantity[mV], default 21.7 mV
-        Slow part: the afterdepolarization (Shouval et al. 2002: 25 mV). Calibrated.
-    tau_bpap : Quantity[ms], default 21.2 ms
-        Decay time constant of the slow part (Shouval et al. 2002: 25 ms). Calibrated.
-    A_ca : Quantity[uM], default 0.23 uM
-        Calcium added to every spine of the neuron by each spike (voltage-gated channels);
-        below the rule's ``theta_d``, so that a spike alone changes no synapse. Calibrated.
-    tau_ca_post : Quantity[ms], default 12 ms
-        Decay time constant of that calcium (Sabatini et al. 2002: ~10 ms). Calibrated.
     V_initializer : Callable or Quantity, optional
         Initial potential; defaults to ``E_L``.
     spk_fun : Callable
@@ -102,15 +78,17 @@ class LTPNeuron(brainpy.state.Neuron):
         :func:`heaviside` gives the exact (zero) gradient through spike generation.
     name : str, optional
         Module name.
+    **dendrite
+        Parameters of the neuron's :class:`~ltp_brainpy.Dendrite` (``A_bpap_fast``,
+        ``tau_bpap_fast``, ``A_bpap``, ``tau_bpap``, ``A_ca``, ``tau_ca_post``).
 
     Attributes
     ----------
     V : HiddenState[mV]
         Somatic membrane potential.
-    bpap, bpap_fast : HiddenState[mV]
-        Back-propagated depolarization in the dendrite.
-    ca_post : HiddenState[uM]
-        Spike-evoked calcium shared by all spines of the neuron.
+    dendrite : Dendrite
+        Back-propagated depolarization (``bpap``, ``bpap_fast``) and spike calcium
+        (``ca_post``) of the dendrite.
     spike : ShortTermState
         1.0 on the step an action potential starts, else 0.0.
     clamped : ShortTermState[bool]
@@ -150,15 +128,10 @@ class LTPNeuron(brainpy.state.Neuron):
         t_ap=2.0 * u.ms,
         V_reset=-65.0 * u.mV,
         t_ref=4.0 * u.ms,
-        A_bpap_fast=96.7 * u.mV,
-        tau_bpap_fast=2.12 * u.ms,
-        A_bpap=21.7 * u.mV,
-        tau_bpap=21.2 * u.ms,
-        A_ca=0.23 * u.uM,
-        tau_ca_post=12.0 * u.ms,
         V_initializer: Callable | u.Quantity | None = None,
         spk_fun: Callable = braintools.surrogate.ReluGrad(),
         name: Optional[str] = None,
+        **dendrite,
     ):
         super().__init__(in_size, spk_fun=spk_fun, spk_reset='hard', name=name)
         owner = type(self).__name__
@@ -174,12 +147,11 @@ class LTPNeuron(brainpy.state.Neuron):
         self.t_ap = param('t_ap', t_ap, u.ms, positive=True)
         self.V_reset = param('V_reset', V_reset, u.mV)
         self.t_ref = param('t_ref', t_ref, u.ms, positive=True)
-        self.A_bpap_fast = param('A_bpap_fast', A_bpap_fast, u.mV, nonnegative=True)
-        self.tau_bpap_fast = param('tau_bpap_fast', tau_bpap_fast, u.ms, positive=True)
-        self.A_bpap = param('A_bpap', A_bpap, u.mV, nonnegative=True)
-        self.tau_bpap = param('tau_bpap', tau_bpap, u.ms, positive=True)
-        self.A_ca = param('A_ca', A_ca, u.uM, nonnegative=True)
-        self.tau_ca_post = param('tau_ca_post', tau_ca_post, u.ms, positive=True)
+        unknown = sorted(set(dendrite) - set(keyword_names(Dendrite)))
+        if unknown:
+            raise unknown_key_error(owner, unknown[0],
+                                    keyword_names(Dendrite) + keyword_names(type(self)))
+        self.dendrite = Dendrite(self.varshape, **dendrite)
         require(owner, self.V_reset < self.V_th,
                 f'V_reset must be below V_th, got V_reset={V_reset}, V_th={V_th}')
         require(owner, self.V_ap >= self.V_th, f'V_ap must be at least V_th, got V_ap={V_ap}')
@@ -195,21 +167,22 @@ class LTPNeuron(brainpy.state.Neuron):
 
         V = braintools.init.param(self.V_initializer, self.varshape, batch_size)
         return dict(
-            V=full(V), bpap=full(0.0 * u.mV), bpap_fast=full(0.0 * u.mV), ca_post=full(0.0 * u.uM), spike=full(0.0),
+            V=full(V), spike=full(0.0),
             ap_steps=full(0, jnp.int32), ref_steps=full(0, jnp.int32),
             clamped=full(False, bool), V_hold=full(self.E_L),
         )
 
     def init_state(self, batch_size=None, **kwargs):
         values = self._initial_values(batch_size)
-        for key in ('V', 'bpap', 'bpap_fast', 'ca_post'):
-            setattr(self, key, brainstate.HiddenState(values[key]))
+        self.V = brainstate.HiddenState(values['V'])
+        self.dendrite.init_state(batch_size)
         for key in ('spike', 'ap_steps', 'ref_steps', 'clamped', 'V_hold'):
             setattr(self, key, brainstate.ShortTermState(values[key]))
 
     def reset_state(self, batch_size=None, **kwargs):
         for key, value in self._initial_values(batch_size).items():
             getattr(self, key).value = value
+        self.dendrite.reset_state(batch_size)
 
     def clamp(self, V_hold, where=True):
         """Voltage-clamp the neurons selected by ``where`` (bool mask; default all) at V_hold."""
@@ -224,14 +197,9 @@ class LTPNeuron(brainpy.state.Neuron):
         where = u.math.broadcast_to(u.math.asarray(where, dtype=bool), self.clamped.value.shape)
         self.clamped.value = self.clamped.value & ~where
 
-    def dendritic_depolarization(self):
-        """Back-propagated depolarization seen by the spines,
-        :math:`\\mathrm{bpap} + \\mathrm{bpap}_f` (read by :class:`LTPProjection`)."""
-        return self.bpap.value + self.bpap_fast.value
-
     def dendritic_potential(self):
         """Potential seen by the spines, :math:`V + \\mathrm{bpap} + \\mathrm{bpap}_f`."""
-        return self.V.value + self.dendritic_depolarization()
+        return self.V.value + self.dendrite.depolarization()
 
     def get_spike(self, V=None):
         """1.0 where an action potential started on the last step."""
@@ -259,10 +227,6 @@ class LTPNeuron(brainpy.state.Neuron):
 
         V = u.math.where(ap_steps > 0, self.V_ap, u.math.where(ref_steps > 0, self.V_reset, V_free))
         self.V.value = u.math.where(clamped, self.V_hold.value, V)
-        self.bpap.value = self.bpap.value * u.math.exp(-dt / self.tau_bpap) + self.A_bpap * spike
-        self.bpap_fast.value = (self.bpap_fast.value * u.math.exp(-dt / self.tau_bpap_fast)
-                                + self.A_bpap_fast * spike)
-        self.ca_post.value = (self.ca_post.value * u.math.exp(-dt / self.tau_ca_post)
-                              + self.A_ca * spike)
+        self.dendrite.update(spike)
         self.ap_steps.value, self.ref_steps.value, self.spike.value = ap_steps, ref_steps, spike
         return spike

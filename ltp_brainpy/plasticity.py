@@ -18,16 +18,18 @@ Summary of the equations (docs/model.md, section 3):
 """
 from __future__ import annotations
 
-from typing import Protocol
+import dataclasses
+from typing import Any, Protocol, runtime_checkable
 
+import brainstate
 import numpy as np
 import saiunit as u
 
-from ._validate import is_traced, quantity, require
+from ._validate import ParameterError, is_traced, quantity, require
 
 __all__ = [
     'mg_unblock', 'nmda_calcium_influx', 'relax', 'linear_exp_step',
-    'PlasticityRule', 'CalciumControlRule',
+    'SynapseSignals', 'PlasticityRule', 'StatefulRule', 'CalciumControlRule',
 ]
 
 MG_HALF_BLOCK = 3.57 * u.mM  #: Jahr & Stevens (1990) Mg²⁺ constant
@@ -148,20 +150,82 @@ def _sigmoid(x):
     return 1.0 / (1.0 + u.math.exp(-x))
 
 
+@dataclasses.dataclass(frozen=True)
+class SynapseSignals:
+    r"""What a plasticity rule receives from :class:`~ltp_brainpy.LTPProjection` every step.
+
+    Per-synapse arrays have the shape of the projection's layout (``layout.shape``:
+    ``(n_pre, n_post)`` dense, ``(n_post, k_max)`` sparse, after any batch axes); per-neuron
+    arrays are lifted to the synapses with ``layout.pre(x)`` and ``layout.post(x)``
+    (:mod:`ltp_brainpy.connectivity`).
+
+    Attributes
+    ----------
+    calcium : Quantity[uM], per synapse
+        Plasticity calcium :math:`c_{ij} = Ca_{ij} + ca_{post,j}`: the spine's NMDA calcium
+        (after this step's influx) plus the neuron's spike-evoked calcium.
+    w0 : Quantity[nS], per synapse or scalar
+        Initial AMPA conductance (``w_init``).
+    pre_spike : array, (..., n_pre)
+        Presynaptic spikes of this step (0/1).
+    post_spike : array, (..., n_post)
+        The postsynaptic neuron's latest spikes (those of the previous step: the neuron is
+        updated after its projections).
+    V : Quantity[mV], (..., n_post)
+        Somatic membrane potential of the postsynaptic neuron.
+    V_dend : Quantity[mV], (..., n_post)
+        Dendritic potential: somatic V plus the back-propagated depolarization.
+    dt : Quantity[ms]
+        Time step.
+    layout : DenseLayout or SparseLayout
+        Connectivity and storage of the synapses.
+    """
+    calcium: Any
+    w0: Any
+    pre_spike: Any
+    post_spike: Any
+    V: Any
+    V_dend: Any
+    dt: Any
+    layout: Any
+
+
+@runtime_checkable
 class PlasticityRule(Protocol):
     """What :class:`~ltp_brainpy.LTPProjection` needs from a plasticity rule.
 
-    A rule has bounds ``w_min`` and ``w_max`` (nS) and a ``step(w, ca, w0, dt)`` that returns the
-    AMPA conductance after one time step given the plasticity calcium ``ca`` (uM) and the initial
-    conductance ``w0``. It must keep ``w`` inside its bounds.
+    A rule has bounds ``w_min`` and ``w_max`` (nS) and an ``update(w, signals)`` that returns
+    the AMPA conductance after one step, given the :class:`SynapseSignals`; it must keep ``w``
+    within its bounds. A rule may own states (traces, sliding thresholds): derive it from
+    :class:`StatefulRule`, create them in ``init_state`` with the shapes of ``self.layout``, and
+    update them in ``update``. ``isinstance(rule, PlasticityRule)`` checks the interface.
     """
     w_min: u.Quantity
     w_max: u.Quantity
 
-    def step(self, w, ca, w0, dt): ...
+    def update(self, w, signals: SynapseSignals): ...
 
 
-class CalciumControlRule:
+class StatefulRule(brainstate.nn.Module):
+    """Base class of plasticity rules with their own states.
+
+    The projection calls :meth:`attach` with its layout at construction, so that
+    ``init_state(batch_size)`` can size per-synapse (``self.layout.shape``), per-presynaptic
+    (``self.layout.n_pre``) or per-postsynaptic (``self.layout.n_post``) states. Such a rule
+    belongs to one projection; give every projection its own instance. Its states are reset
+    with the projection's activity (``reset_state``), never the weights.
+    """
+    layout = None
+
+    def attach(self, layout):
+        """Bind the rule to a projection's synapse layout (once)."""
+        if self.layout is not None and self.layout is not layout:
+            raise ParameterError(f'{type(self).__name__}: a rule with its own states serves one '
+                                 f'projection; create one instance per projection')
+        self.layout = layout
+
+
+class CalciumControlRule(brainstate.nn.Module):
     r"""Calcium-control rule for AMPA receptor insertion and removal (Shouval, Bear & Cooper 2002).
 
     High calcium inserts AMPA receptors (LTP), moderate calcium removes them (LTD), low calcium
@@ -224,6 +288,7 @@ class CalciumControlRule:
         w_max=1.0 * u.nS,
         tau_w=float('inf') * u.ms,
     ):
+        super().__init__()
         name = type(self).__name__
         self.theta_d = quantity(name, 'theta_d', theta_d, u.uM, nonnegative=True)
         self.theta_p = quantity(name, 'theta_p', theta_p, u.uM, positive=True)
@@ -286,6 +351,10 @@ class CalciumControlRule:
         a, b = self._rates(ca, w0)
         return linear_exp_step(w, a, b, dt, b_max=self._rate_bound())
 
+    def update(self, w, signals: SynapseSignals):
+        """The rule's step on the projection's plasticity calcium (:class:`PlasticityRule`)."""
+        return self.step(w, signals.calcium, signals.w0, signals.dt)
+
     def _rate_bound(self):
         # Omega_p + Omega_d <= 1, so b never exceeds max(gamma_p, gamma_d) + 1/tau_w.
         rates = [_known(self.gamma_p, PER_MS), _known(self.gamma_d, PER_MS),
@@ -295,5 +364,7 @@ class CalciumControlRule:
         return (max(rates[0], rates[1]) + 1.0 / rates[2]) * PER_MS
 
     def __repr__(self):
-        fields = ', '.join(f'{k}={v}' for k, v in vars(self).items())
+        fields = ', '.join(f'{k}={getattr(self, k)}' for k in
+                           ('theta_d', 'theta_p', 'kappa', 'gamma_p', 'gamma_d', 'w_min', 'w_max',
+                            'tau_w'))
         return f'{type(self).__name__}({fields})'

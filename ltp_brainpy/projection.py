@@ -1,6 +1,7 @@
 r"""Plastic glutamatergic projection: per-synapse AMPA conductance and spine calcium."""
 from __future__ import annotations
 
+import inspect
 from typing import Optional
 
 import brainpy
@@ -11,36 +12,23 @@ import saiunit as u
 from ._inputs import BoundCurrent
 from ._state import filled
 from ._validate import ParameterError, quantity, require
-from .glutamate import GlutamateSynapse
-from .plasticity import CalciumControlRule, PlasticityRule, mg_unblock, nmda_calcium_influx, relax
+from .connectivity import make_layout
+from .dendrite import Dendrite, dendrite_of
+from .glutamate import GlutamateSynapse, spike_values
+from .plasticity import (CalciumControlRule, PlasticityRule, SynapseSignals, mg_unblock,
+                         nmda_calcium_influx, relax)
 
-__all__ = ['LTPProjection', 'connection_mask']
+__all__ = ['LTPProjection']
 
-
-def connection_mask(n_pre: int, n_post: int, conn=None, seed: Optional[int] = None):
-    """Boolean (n_pre, n_post) connectivity, or ``None`` for all-to-all.
-
-    ``conn`` is ``None`` (all to all), a boolean array of shape (n_pre, n_post), or a connection
-    probability in [0, 1] drawn with ``seed``.
-    """
-    if conn is None:
-        return None
-    if isinstance(conn, (float, int)) and not isinstance(conn, bool):
-        if not 0.0 <= conn <= 1.0:
-            raise ParameterError(f'LTPProjection: parameter {"conn"!r} as a probability must be in '
-                                 f'[0, 1], got {conn}')
-        return np.random.default_rng(seed).random((n_pre, n_post)) < conn
-    mask = np.asarray(conn)
-    if mask.dtype != bool or mask.shape != (n_pre, n_post):
-        raise ParameterError(
-            f'LTPProjection: parameter {"conn"!r} must be None, a probability, or a boolean array '
-            f'of shape {(n_pre, n_post)}, got dtype {mask.dtype} and shape {mask.shape}')
-    return mask
+#: Attribute marking the receptor models a projection advances (each belongs to one projection).
+_DRIVER = '_ltp_projection'
 
 
-def _batched_matvec(v, M):
-    """``v @ M`` over the trailing axes, for v (..., n_pre) and M (..., n_pre, n_post)."""
-    return u.math.matmul(v[..., None, :], M)[..., 0, :]
+def _input_unit(neuron):
+    """Unit of the input a neuron's ``update`` takes (from its default), or None if unknown."""
+    parameters = list(inspect.signature(neuron.update).parameters.values())
+    default = parameters[0].default if parameters else None
+    return u.get_unit(default) if isinstance(default, u.Quantity) else None
 
 
 class LTPProjection(brainpy.state.Projection):
@@ -48,11 +36,10 @@ class LTPProjection(brainpy.state.Projection):
 
     For every synapse :math:`i \to j` the projection holds the AMPA conductance :math:`w_{ij}`
     (the AMPA receptors in the postsynaptic density) and the spine calcium :math:`Ca_{ij}`. It
-    reads the open fractions :math:`s_i, g_i` of a :class:`GlutamateSynapse` (one per
-    presynaptic neuron) and the dendritic potential :math:`V_j` of the postsynaptic neuron
-    (:math:`V` plus the back-propagated depolarization for an :class:`LTPNeuron`, which a
-    neuron offers through a ``dendritic_depolarization()`` method; the plain ``V`` for a stock
-    ``brainpy.state`` neuron) and injects into neuron :math:`j`
+    reads the AMPA and NMDA open fractions :math:`s_i, g_i` of its presynaptic receptor model
+    (one per presynaptic neuron) and the dendritic potential
+    :math:`V_j = V^{soma}_j + \mathrm{bpap}_j` of the postsynaptic neuron (its
+    :class:`~ltp_brainpy.Dendrite`), and injects into neuron :math:`j`
 
     .. math::
 
@@ -60,32 +47,55 @@ class LTPProjection(brainpy.state.Projection):
             + \sum_i \bar g_N\, g_i\, B(V_j)\, (E_{NMDA} - V_j)
 
     with the Mg²⁺ unblocked fraction :math:`B` (:func:`mg_unblock`); a positive current
-    depolarizes the neuron. NMDA receptors let in
-    calcium only with glutamate *and* depolarization, the coincidence detector:
+    depolarizes the neuron. NMDA receptors let in calcium only with glutamate *and*
+    depolarization, the coincidence detector:
 
     .. math::
 
         \frac{dCa_{ij}}{dt} = -\frac{Ca_{ij}}{\tau_{Ca}}
             + \rho\, \bar g_N\, g_i\, B(V_j)\, \max(E_{Ca} - V_j, 0)
 
-    The plasticity calcium :math:`c_{ij} = Ca_{ij} + ca_{post,j}` (the neuron's spike calcium,
-    if it has one) drives the ``rule`` (default :class:`CalciumControlRule`), which moves
-    :math:`w_{ij}` within its bounds. Setting ``plastic = False`` freezes :math:`w` and leaves
-    every other dynamic untouched (evaluation mode); it is a state, so it can be switched
-    between or inside compiled runs.
+    The plasticity calcium :math:`c_{ij} = Ca_{ij} + ca_{post,j}` (with the neuron's spike
+    calcium) and the other per-step signals (:class:`~ltp_brainpy.plasticity.SynapseSignals`)
+    drive the ``rule`` (default :class:`CalciumControlRule`), which moves :math:`w_{ij}`
+    within its bounds. ``plastic = False`` freezes :math:`w` and leaves every other dynamic
+    untouched (evaluation mode); it is a state, switchable between or inside compiled runs.
 
-    Call :meth:`update` once per step, after the synapse's and before the neuron's update.
+    **One update per step.** ``update(pre_spike)`` advances the presynaptic receptors it owns
+    with the spikes, then the spines and the rule; the neuron reads the current when it is
+    updated afterwards (brainpy.state's order: projections, then neurons). Each receptor model
+    belongs to one projection, so none can be advanced twice or out of order.
+
+    **Presynaptic side.** ``pre`` is a :class:`GlutamateSynapse` (release with depletion, AMPA
+    and NMDA gating), or a stock ``brainpy.state.BioNMDA`` with the AMPA receptors as
+    ``ampa`` (a stock ``brainpy.state.AMPA`` of the same size).
+
+    **Postsynaptic side.** Any ``brainpy.state`` neuron: an :class:`~ltp_brainpy.LTPNeuron`
+    brings its own dendrite; a stock neuron (LIF, LIFRef, HH, ...) gets ``dendrite`` (default:
+    a :class:`~ltp_brainpy.Dendrite` with the calibrated parameters) attached, which follows
+    the spikes the neuron returns when it is called (``neuron(x)``).
+
+    **Connectivity and storage.** ``conn`` is all-to-all, a probability, a boolean mask or
+    :class:`~ltp_brainpy.FixedInDegree`; ``sparse=True`` stores only the existing synapses
+    (:mod:`ltp_brainpy.connectivity`). ``w`` and ``ca`` have the layout's shape;
+    :meth:`weight_matrix` gives ``w`` as an ``(n_pre, n_post)`` matrix either way.
+
+    **Weights persist.** ``reset_state`` (and ``brainstate.nn.reset_all_states``) resets the
+    activity -- spine calcium, the rule's states -- and keeps what was learned;
+    :meth:`reset_weights` restores the initial conductances.
+
     The matrices use the exact exponential step (:func:`relax`, :func:`linear_exp_step`).
 
     Parameters
     ----------
-    pre : GlutamateSynapse
-        Presynaptic synapse providing ``s`` (AMPA) and ``g`` (NMDA) open fractions.
+    pre : GlutamateSynapse or brainpy.state.BioNMDA
+        Presynaptic receptor model providing the NMDA open fraction (and, for a
+        GlutamateSynapse, the AMPA open fraction).
     post : brainpy.state.Neuron
-        Postsynaptic population with a ``V`` state (and optionally a
-        ``dendritic_depolarization()`` method and a ``ca_post`` state).
-    conn : None, float or bool array, default None
-        All-to-all (None), connection probability (drawn with ``seed``), or (n_pre, n_post) mask.
+        Postsynaptic population with a ``V`` state.
+    conn : None, float, bool array or FixedInDegree, default None
+        All-to-all, connection probability (drawn with ``seed``), (n_pre, n_post) mask, or a
+        fixed in-degree.
     w_init : Quantity[nS], default 0.5 nS
         Initial AMPA conductance per synapse (scalar or (n_pre, n_post) array); also the
         target of the rule's slow forgetting.
@@ -102,36 +112,46 @@ class LTPProjection(brainpy.state.Projection):
     tau_ca : Quantity[ms], default 100 ms
         Decay time constant of the spine's NMDA calcium signal, which the rule integrates;
         calibrated (docs/model.md, section 4: trains above ~10 Hz add up).
-    current_scale : float, default 1
-        Factor on the current delivered to the soma (not on spine calcium or plasticity):
-        dendritic attenuation, or normalisation of a large fan-in in networks.
+    current_scale : float or Quantity, default 1
+        Factor on the current delivered to the neuron (not on spine calcium or plasticity):
+        dendritic attenuation, normalisation of a large fan-in, or -- with a unit -- the
+        conversion into the input a neuron takes (e.g. ``1 / (100 * u.pF)`` for the mV/ms of
+        ``brainpy.state.Izhikevich``). Checked against the neuron at construction.
     rule : PlasticityRule, default CalciumControlRule()
-        Plasticity rule; any object with ``w_min``, ``w_max`` and ``step(w, ca, w0, dt)``.
+        Plasticity rule (:class:`~ltp_brainpy.plasticity.PlasticityRule`).
     plastic : bool, default True
         Start with plasticity on.
     seed : int, optional
         Seed of the random connectivity.
     name : str, optional
         Unique module name (generated if omitted); also the key of the current input on ``post``.
+    sparse : bool, default False
+        Store only the existing synapses (keyword only).
+    ampa : brainpy.state.AMPA, optional
+        AMPA receptors of a stock BioNMDA ``pre`` (keyword only).
+    dendrite : Dendrite, optional
+        Dendrite to attach to a stock ``post`` (keyword only; default calibrated parameters).
 
     Attributes
     ----------
     w : LongTermState[nS]
-        AMPA conductance, shape (..., n_pre, n_post); 0 where not connected.
+        AMPA conductance per synapse (layout shape; 0 where not connected).
     ca : HiddenState[uM]
-        NMDA spine calcium, shape (..., n_pre, n_post).
-    mask : numpy.ndarray or None
-        Connectivity.
+        NMDA spine calcium per synapse.
+    layout : DenseLayout or SparseLayout
+        Connectivity and storage.
+    dendrite : Dendrite
+        The postsynaptic dendrite read by the spines.
 
     Examples
     --------
     >>> import brainstate, saiunit as u, jax.numpy as jnp
     >>> from ltp_brainpy import GlutamateSynapse, LTPNeuron, LTPProjection
     >>> syn, neu = GlutamateSynapse(20), LTPNeuron(5)
-    >>> proj = LTPProjection(syn, neu, conn=0.5, seed=0)
-    >>> _ = brainstate.nn.init_all_states([syn, neu, proj])
+    >>> proj = LTPProjection(syn, neu, conn=0.5, seed=0, sparse=True)
+    >>> _ = brainstate.nn.init_all_states([neu, proj])
     >>> with brainstate.environ.context(dt=0.1 * u.ms):
-    ...     _ = syn.update(jnp.ones(20, dtype=bool)); proj.update(); _ = neu.update()
+    ...     proj.update(jnp.ones(20, dtype=bool)); _ = neu.update()
 
     References
     ----------
@@ -145,7 +165,7 @@ class LTPProjection(brainpy.state.Projection):
 
     def __init__(
         self,
-        pre: GlutamateSynapse,
+        pre,
         post: brainpy.state.Neuron,
         conn=None,
         w_init=0.5 * u.nS,
@@ -161,23 +181,35 @@ class LTPProjection(brainpy.state.Projection):
         plastic: bool = True,
         seed: Optional[int] = None,
         name: Optional[str] = None,
+        *,
+        sparse: bool = False,
+        ampa=None,
+        dendrite: Optional[Dendrite] = None,
     ):
         super().__init__(name=name or brainstate.util.get_unique_name('LTPProjection'))
         owner = type(self).__name__
-        if not isinstance(pre, GlutamateSynapse):
-            raise ParameterError(f'{owner}: parameter {"pre"!r} must be a GlutamateSynapse, '
-                                 f'got {type(pre).__name__}')
         if not isinstance(post, brainpy.state.Neuron):
             raise ParameterError(f'{owner}: parameter {"post"!r} must be a brainpy.state.Neuron, '
                                  f'got {type(post).__name__}')
-        self.pre, self.post = pre, post
+        self.pre, self.ampa = pre, ampa
+        self._check_receptors(owner)
+        self.post = post
         self.n_pre, self.n_post = int(np.prod(pre.varshape)), int(np.prod(post.varshape))
-        self.mask = connection_mask(self.n_pre, self.n_post, conn, seed)
+        self.layout = make_layout(self.n_pre, self.n_post, conn, seed, sparse=bool(sparse))
+        self.dendrite = dendrite_of(post, dendrite)
         self.rule = CalciumControlRule() if rule is None else rule
+        if not isinstance(self.rule, PlasticityRule):
+            raise ParameterError(f'{owner}: parameter {"rule"!r} must have w_min, w_max and '
+                                 f'update(w, signals) (see PlasticityRule), got '
+                                 f'{type(self.rule).__name__}')
+        if hasattr(self.rule, 'attach'):
+            self.rule.attach(self.layout)
         self.w_init = quantity(owner, 'w_init', w_init, u.nS, nonnegative=True)
         require(owner, (self.w_init >= self.rule.w_min) & (self.w_init <= self.rule.w_max),
                 f'w_init must lie within the rule bounds [{self.rule.w_min}, {self.rule.w_max}], '
                 f'got {w_init}')
+        self._w0 = (self.layout.from_matrix(self.w_init)
+                    if self.layout.sparse and u.math.ndim(self.w_init) else self.w_init)
         self.gbar_N = quantity(owner, 'gbar_N', gbar_N, u.nS, nonnegative=True)
         self.E_AMPA = quantity(owner, 'E_AMPA', E_AMPA, u.mV)
         self.E_NMDA = quantity(owner, 'E_NMDA', E_NMDA, u.mV)
@@ -185,32 +217,95 @@ class LTPProjection(brainpy.state.Projection):
         self.mg = quantity(owner, 'mg', mg, u.mM, nonnegative=True)
         self.rho = quantity(owner, 'rho', rho, u.uM / (u.ms * u.nS * u.mV), nonnegative=True)
         self.tau_ca = quantity(owner, 'tau_ca', tau_ca, u.ms, positive=True)
-        self.current_scale = u.maybe_decimal(
-            quantity(owner, 'current_scale', current_scale, u.UNITLESS, nonnegative=True))
+        self.current_scale = self._check_output(owner, current_scale)
         self._plastic_at_init = bool(plastic)
-        # NMDA receptors per postsynaptic neuron: sum_i g_i over its connected inputs.
-        self._n_inputs = None if self.mask is None else u.math.asarray(self.mask, dtype=float)
+        for receptor in (pre, ampa):
+            if receptor is not None:
+                setattr(receptor, _DRIVER, self.name)
         post.add_current_input(self.name, BoundCurrent(self))
 
+    def _check_receptors(self, owner):
+        pre, ampa = self.pre, self.ampa
+        for key, receptor in (('pre', pre), ('ampa', ampa)):
+            driver = getattr(receptor, _DRIVER, None)
+            if driver is not None:
+                raise ParameterError(
+                    f'{owner}: parameter {key!r}: {type(receptor).__name__} '
+                    f'{receptor.name!r} already belongs to projection {driver!r}; a projection '
+                    f'advances its receptors, so give each projection its own')
+        if isinstance(pre, GlutamateSynapse):
+            if ampa is not None:
+                raise ParameterError(f'{owner}: parameter {"ampa"!r} must be None with a '
+                                     f'GlutamateSynapse, which gates its own AMPA receptors')
+        elif isinstance(pre, brainpy.state.BioNMDA):
+            if not isinstance(ampa, brainpy.state.AMPA) or tuple(ampa.varshape) != tuple(
+                    pre.varshape):
+                raise ParameterError(
+                    f'{owner}: parameter {"ampa"!r} must be a brainpy.state.AMPA of size '
+                    f'{tuple(pre.varshape)} with a stock BioNMDA as pre, got {ampa!r}')
+        else:
+            raise ParameterError(f'{owner}: parameter {"pre"!r} must be a GlutamateSynapse or a '
+                                 f'brainpy.state.BioNMDA, got {type(pre).__name__}')
+
+    def open_fractions(self):
+        """NMDA and AMPA open fractions of the presynaptic receptors, (..., n_pre) each."""
+        if isinstance(self.pre, GlutamateSynapse):
+            return self.pre.nmda_open_fraction(), self.pre.ampa_open_fraction()
+        return u.get_mantissa(self.pre.g.value), u.get_mantissa(self.ampa.g.value)
+
+    def _check_output(self, owner, scale):
+        if not isinstance(scale, u.Quantity) or u.get_unit(scale).is_unitless:
+            scale = u.maybe_decimal(quantity(owner, 'current_scale', scale, u.UNITLESS,
+                                             nonnegative=True))
+        else:
+            require(owner, scale >= 0 * u.get_unit(scale),
+                    f'current_scale must be >= 0, got {scale}')
+        delivered, expected = u.get_unit(scale * u.pA), _input_unit(self.post)
+        if expected is not None and delivered.dim != expected.dim:
+            raise ParameterError(
+                f'{owner}: parameter {"current_scale"!r} delivers {delivered} '
+                f'but {type(self.post).__name__} takes input in {expected}')
+        return scale
+
     # ------------------------------------------------------------------ states
-    def _initial_values(self, batch_size):
-        shape = (self.n_pre, self.n_post)
-        w = filled(self.w_init, shape, batch_size)
-        if self.mask is not None:
-            w = w * self.mask
-        return dict(w=w, ca=filled(0.0 * u.uM, shape, batch_size))
+    def _initial_weights(self, batch_size):
+        return self.layout.restrict(filled(self._w0, self.layout.shape, batch_size))
 
     @brainstate.nn.call_order(2)
     def init_state(self, batch_size=None, **kwargs):
-        values = self._initial_values(batch_size)
-        self.w = brainstate.LongTermState(values['w'])
-        self.ca = brainstate.HiddenState(values['ca'])
+        self.w = brainstate.LongTermState(self._initial_weights(batch_size))
+        self.ca = brainstate.HiddenState(filled(0.0 * u.uM, self.layout.shape, batch_size))
         self._plastic = brainstate.ShortTermState(u.math.asarray(self._plastic_at_init))
+        self._g_ampa = brainstate.ShortTermState(filled(0.0 * u.nS, (self.n_post,), batch_size))
+        self._nmda_open = brainstate.ShortTermState(filled(0.0, (self.n_post,), batch_size))
 
     @brainstate.nn.call_order(2)
     def reset_state(self, batch_size=None, **kwargs):
-        for key, value in self._initial_values(batch_size).items():
-            getattr(self, key).value = value
+        """Reset the activity (spine calcium); the learned ``w`` is kept."""
+        self.ca.value = filled(0.0 * u.uM, self.layout.shape, batch_size)
+        self._g_ampa.value = filled(0.0 * u.nS, (self.n_post,), batch_size)
+        self._nmda_open.value = filled(0.0, (self.n_post,), batch_size)
+        shape = self.ca.value.shape
+        if tuple(self.w.value.shape) != tuple(shape):
+            if tuple(self.w.value.shape) != tuple(self.layout.shape):
+                raise ParameterError(f'{type(self).__name__}: cannot keep learned weights of '
+                                     f'shape {tuple(self.w.value.shape)} in a batch of shape '
+                                     f'{tuple(shape)}; call reset_weights() first')
+            self.w.value = u.math.broadcast_to(self.w.value, shape)
+
+    def reset_weights(self):
+        """Restore the initial AMPA conductances (``w_init``), keeping the batch shape."""
+        batch = self.w.value.shape[:-2]
+        self.w.value = self._initial_weights(batch[0] if batch else None)
+
+    @property
+    def mask(self):
+        """Boolean (n_pre, n_post) connectivity, or None for all-to-all dense storage."""
+        return self.layout.mask
+
+    def weight_matrix(self):
+        """AMPA conductances as an (..., n_pre, n_post) matrix, 0 where not connected (nS)."""
+        return self.layout.to_matrix(self.w.value)
 
     @property
     def plastic(self) -> bool:
@@ -223,35 +318,51 @@ class LTPProjection(brainpy.state.Projection):
 
     # ------------------------------------------------------------- dynamics
     def _dendritic(self, V):
-        depolarization = getattr(self.post, 'dendritic_depolarization', None)
-        return V if depolarization is None else V + depolarization()
+        return V + self.dendrite.depolarization()
 
     def current(self, V):
-        """Synaptic current into each postsynaptic neuron at somatic potential ``V`` (pA)."""
+        """Synaptic current into each postsynaptic neuron at somatic potential ``V`` (pA), from
+        the open receptors of the last :meth:`update`."""
         V_d = self._dendritic(V)
-        s, g = self.pre.s.value, self.pre.g.value
-        g_ampa = _batched_matvec(s, self.w.value)
-        g_nmda = self.gbar_N * (u.math.sum(g, axis=-1, keepdims=True) if self._n_inputs is None
-                                else _batched_matvec(g, self._n_inputs))
+        g_ampa, g_nmda = self._g_ampa.value, self.gbar_N * self._nmda_open.value
         unblocked = mg_unblock(V_d, self.mg)
         current = g_ampa * (self.E_AMPA - V_d) + g_nmda * unblocked * (self.E_NMDA - V_d)
         return self.current_scale * current
 
     def plasticity_calcium(self):
         """Calcium that drives the rule, :math:`Ca_{ij} + ca_{post,j}` (uM)."""
-        ca_post = getattr(self.post, 'ca_post', None)
-        return self.ca.value if ca_post is None else self.ca.value + ca_post.value[..., None, :]
+        return self.ca.value + self.layout.post(self.dendrite.calcium())
 
-    def update(self, *args):
+    def update(self, pre_spike):
+        """One step: the presynaptic receptors take ``pre_spike``, then spine calcium and the
+        rule advance at the postsynaptic neuron's current dendritic potential."""
+        spike = spike_values(pre_spike)
+        self.pre.update(spike)
+        if self.ampa is not None:
+            self.ampa.update(spike)
         dt = brainstate.environ.get_dt()
-        V_d = self._dendritic(self.post.V.value)[..., None, :]
-        influx = nmda_calcium_influx(self.pre.g.value[..., :, None], mg_unblock(V_d, self.mg),
-                                     V_d, self.gbar_N, self.rho, self.E_Ca)
-        if self.mask is not None:
-            influx = influx * self.mask
+        layout = self.layout
+        nmda, ampa = self.open_fractions()
+        nmda_at, ampa_at = layout.pre(nmda), layout.pre(ampa)
+        V = self.post.V.value
+        V_d = self._dendritic(V)
+        influx = nmda_calcium_influx(nmda_at, layout.post(mg_unblock(V_d, self.mg)),
+                                     layout.post(V_d), self.gbar_N, self.rho, self.E_Ca)
+        if layout.pre_needs_mask:
+            influx = layout.restrict(influx)
         self.ca.value = relax(self.ca.value, influx * self.tau_ca, self.tau_ca, dt)
+        signals = SynapseSignals(
+            calcium=self.plasticity_calcium(), w0=self._w0,
+            pre_spike=u.math.asarray(spike, dtype=self.dendrite.spike.value.dtype),
+            post_spike=self.dendrite.spike.value, V=V, V_dend=V_d, dt=dt, layout=layout)
         w = self.w.value
-        w_new = self.rule.step(w, self.plasticity_calcium(), self.w_init, dt)
-        if self.mask is not None:
-            w_new = w_new * self.mask
-        self.w.value = u.math.where(self._plastic.value, w_new, w)
+        w_new = self.rule.update(w, signals)
+        if layout.partial:
+            w_new = layout.restrict(w_new)
+        w = u.math.where(self._plastic.value, w_new, w)
+        self.w.value = w
+        # The conductances the neuron sees until the next update.
+        self._g_ampa.value = u.math.broadcast_to(layout.matvec(ampa, w, ampa_at),
+                                                 self._g_ampa.value.shape)
+        self._nmda_open.value = u.math.broadcast_to(layout.count(nmda, nmda_at),
+                                                    self._nmda_open.value.shape)

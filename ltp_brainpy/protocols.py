@@ -171,13 +171,13 @@ def short_term_depression(frequencies, n_spikes=20, dt=simulate.DEFAULT_DT, pbar
 
     syn = GlutamateSynapse(1, **syn_params['synapse'])
     U = float(syn.release_fraction)
-    D0, tau_rec = float(syn.D0 / u.mM), float(syn.tau_rec / u.ms)
+    T, tau_rec = float(syn.T / u.mM), float(syn.tau_rec / u.ms)
     analytic = np.empty_like(per_spike)
     for lane, p in enumerate(periods):
-        D = D0
+        D = T
         for n in range(n_spikes):
             analytic[lane, n] = U * D
-            D = D0 - (D0 - (1 - U) * D) * math.exp(-p * float(dt / u.ms) / tau_rec)
+            D = T - (T - (1 - U) * D) * math.exp(-p * float(dt / u.ms) / tau_rec)
     return ProtocolResult(
         'short_term_depression', {'frequency': freqs}, None,
         {'spike': np.arange(1, n_spikes + 1),
@@ -361,7 +361,7 @@ def pairing(hold, n_pulses=200, frequency=2.0 * u.Hz, nmda_block=False, mg=1.0 *
 
 def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=None,
          stim_current=10.0 * u.nA, stim_duration=0.5 * u.ms, n_inputs=1,
-         dt=simulate.DEFAULT_DT, pbar=False, **params) -> ProtocolResult:
+         dt=simulate.DEFAULT_DT, pbar=False, neuron=None, **params) -> ProtocolResult:
     r"""Spike-timing dependent plasticity: presynaptic spikes paired with postsynaptic spikes.
 
     Each pair is a presynaptic spike at :math:`t_{pre}` and a postsynaptic spike at
@@ -383,6 +383,11 @@ def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=N
         Number of bursts and their onset-to-onset interval (needed when ``n_bursts > 1``).
     stim_current, stim_duration : Quantity[nA], Quantity[ms]
         The current pulse that makes the postsynaptic spike.
+    neuron : callable, optional
+        ``neuron(n)`` makes the postsynaptic cell: any ``brainpy.state`` neuron (e.g.
+        ``lambda n: brainpy.state.LIFRef(n, ...)``), which gets a :class:`~ltp_brainpy.Dendrite`
+        with the dendrite parameters; default :class:`~ltp_brainpy.LTPNeuron`. Its latency to
+        the current pulse is then measured by simulation.
 
     Returns
     -------
@@ -397,7 +402,7 @@ def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=N
         raise ParameterError(f'{owner}: parameter {"burst_interval"!r} is needed when n_bursts > 1')
     plan = trains.plan_pairs(deltas, frequency, n_pairs, n_bursts, burst_interval,
                              stim_current, stim_duration, _count(owner, 'n_inputs', n_inputs),
-                             dt, split_parameters(params, owner)['neuron'])
+                             dt, split_parameters(params, owner)['neuron'], neuron=neuron)
     w, w0 = jax.jit(lambda: trains.simulate_pairs(plan, pbar=_interval(pbar, plan.sizes.shape[1]),
                                                   **params))()
     time, weight = _uniform_trace(plan, w, every=int(plan.period[0]))  # one sample per pair

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Callable, Optional
 
 import brainstate
 import jax
@@ -52,9 +53,14 @@ def pulse(i, onset, period, n, width=1, train_period=None, n_trains=1):
     return (k >= 0) & (b < n_trains) & (r % period < width) & (r // period < n)
 
 
-def spike_latency(neuron_params, current, dt) -> int:
-    """Steps from the onset of a current step to the spike, for an :class:`LTPNeuron` at rest
-    (from its passive membrane; the neuron parameters must be plain numbers)."""
+def spike_latency(neuron_params, current, dt, neuron=None) -> int:
+    """Steps from the onset of a current step to the spike, for a neuron at rest.
+
+    For an :class:`LTPNeuron` (``neuron`` None) it follows from the passive membrane (the neuron
+    parameters must be plain numbers); a neuron made by the factory ``neuron`` is simulated.
+    """
+    if neuron is not None:
+        return _simulated_latency(neuron, current, dt)
     neuron = LTPNeuron(1, **neuron_params)
     E_L, V_th = float(neuron.E_L / u.mV), float(neuron.V_th / u.mV)
     tau, v_inf = float(neuron.C / neuron.g_L / u.ms), float(current / neuron.g_L / u.mV)
@@ -62,6 +68,18 @@ def spike_latency(neuron_params, current, dt) -> int:
         raise ParameterError(f'stdp: stim_current={current} cannot bring the neuron to threshold')
     t_star = -tau * math.log(1.0 - (V_th - E_L) / v_inf)
     return max(int(math.ceil(t_star / float(dt / u.ms) - 1e-9)), 1)
+
+
+def _simulated_latency(neuron, current, dt, max_time=100.0 * u.ms) -> int:
+    cell = neuron(1)
+    brainstate.nn.init_all_states(cell)
+    n_steps = int(round(float(max_time / dt)))
+    spikes = simulate.run(lambda: cell(u.math.full(cell.varshape, current)), n_steps, dt=dt)
+    fired = np.flatnonzero(np.asarray(spikes).reshape(n_steps, -1)[:, 0] > 0)
+    if not fired.size:
+        raise ParameterError(f'stdp: stim_current={current} does not make '
+                             f'{type(cell).__name__} spike within {max_time}')
+    return int(fired[0]) + 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +90,8 @@ class PairPlan:
     ``n_trains``, ``train_period`` (between train onsets), ``end`` (where the result is read);
     ``starts``/``sizes`` (lane, iteration) the padded time grids. Shared: ``lead`` (first
     presynaptic spike), ``latency`` and ``width`` of the postsynaptic current pulse,
-    ``current``, ``n_inputs`` and the fine step ``dt``.
+    ``current``, ``n_inputs``, the fine step ``dt`` and the postsynaptic ``neuron`` factory
+    (None: :class:`LTPNeuron`).
     """
     delta: np.ndarray
     period: np.ndarray
@@ -88,6 +107,7 @@ class PairPlan:
     current: u.Quantity
     n_inputs: int
     dt: u.Quantity
+    neuron: Optional[Callable] = None
 
     @property
     def n_lanes(self) -> int:
@@ -115,7 +135,7 @@ def _integers(owner, name, value, minimum=1):
 def plan_pairs(delta_t, frequency, n_pairs, n_trains=1, train_interval=None,
                stim_current=10.0 * u.nA, stim_duration=0.5 * u.ms, n_inputs=1,
                dt=simulate.DEFAULT_DT, neuron_params=None, settle=SETTLE,
-               resolution=timegrid.DEFAULT_RESOLUTION, owner='stdp') -> PairPlan:
+               resolution=timegrid.DEFAULT_RESOLUTION, owner='stdp', neuron=None) -> PairPlan:
     """Plan pairing conditions; every timing argument may be a scalar or one value per lane.
 
     Parameters
@@ -136,6 +156,9 @@ def plan_pairs(delta_t, frequency, n_pairs, n_trains=1, train_interval=None,
         Fine time step.
     neuron_params : dict, optional
         Neuron parameters (plain quantities), for the spike latency.
+    neuron : callable, optional
+        Factory of the postsynaptic neuron (see :class:`~ltp_brainpy.Pathway`); default
+        :class:`LTPNeuron`.
     settle : Quantity[ms]
         Time after the last spike until the weights are read.
     resolution : float
@@ -170,7 +193,7 @@ def plan_pairs(delta_t, frequency, n_pairs, n_trains=1, train_interval=None,
     if width < 1:
         raise ParameterError(f'{owner}: parameter {"stim_duration"!r} must be at least dt = '
                              f'{dt}, got {stim_duration}')
-    latency = spike_latency(neuron_params or {}, current, dt)
+    latency = spike_latency(neuron_params or {}, current, dt, neuron)
     settle_steps = int(_steps(owner, 'settle', settle, dt, nonnegative=True))
     lead = max(0, int(-deltas.min())) + latency + int(_steps(owner, 'lead', LEAD, dt))
 
@@ -185,7 +208,7 @@ def plan_pairs(delta_t, frequency, n_pairs, n_trains=1, train_interval=None,
         ends.append(end)
     starts, sizes = timegrid.pad_grids(grids)
     return PairPlan(deltas, periods, n_pairs, n_trains, train_periods, np.asarray(ends),
-                    starts, sizes, lead, latency, width, current, n_inputs, dt)
+                    starts, sizes, lead, latency, width, current, n_inputs, dt, neuron)
 
 
 def simulate_pairs(plan: PairPlan, pbar=None, spk_fun=None, **params):
@@ -201,7 +224,7 @@ def simulate_pairs(plan: PairPlan, pbar=None, spk_fun=None, **params):
     current = plan.current
 
     def condition(delta, period, n_pairs, n_trains, train_period, end, starts, sizes):
-        path = Pathway(n_inputs, 1, spk_fun=spk_fun, **params)
+        path = Pathway(n_inputs, 1, spk_fun=spk_fun, neuron=plan.neuron, **params)
         brainstate.nn.init_all_states(path)
         w0 = path.projection.w.value.mean()
         post_onset = lead + delta - (latency - 1)

@@ -107,3 +107,21 @@ def test_run_writes_results_arrays_figures_and_metadata(tmp_path):
     assert main(['run', str(CONFIGS / 'depression.toml'), '--out', str(again)]) == 0
     np.testing.assert_array_equal(np.load(again / 'depression.npz')['released_mM'],
                                   arrays['released_mM'])
+
+
+def test_the_rule_is_chosen_by_name_and_its_parameters_follow_it(tmp_path):
+    path = tmp_path / 'rule.toml'
+    text = '[model]\nrule = "{rule}"\n{extra}\n[[run]]\nprotocol = "stdp"\ndelta_t = ["10 ms"]\n'
+    path.write_text(text.format(rule='calcium_control', extra='theta_p = "0.4 uM"'))
+    config = load_config(path)
+    assert config.model == {'rule': 'calcium_control', 'theta_p': 0.4 * u.uM}
+    path.write_text(text.format(rule='calcium', extra=''))
+    with pytest.raises(ParameterError, match="model: unknown rule 'calcium'; choose one of "
+                                             "calcium_control"):
+        load_config(path)
+    path.write_text(text.format(rule='calcium_control', extra='tau_plus = "17 ms"'))
+    with pytest.raises(ParameterError, match="model: unknown parameter 'tau_plus'"):
+        load_config(path)
+    out = tmp_path / 'out'
+    assert main(['run', str(path), '--out', str(out)]) == 2
+    assert not out.exists()

@@ -18,7 +18,7 @@ def _train(n_steps, spike_steps, n=1):
 def _record(syn, spikes, dt):
     def step(spike):
         syn.update(spike)
-        return dict(D=syn.D.value, T=syn.T.value, released=syn.released.value,
+        return dict(D=syn.D.value, glu=syn.glu.value, released=syn.released.value,
                     s=syn.s.value, g=syn.g.value)
     return simulate.run(step, spikes.shape[0], spikes, dt=dt)
 
@@ -62,11 +62,11 @@ def test_cleft_is_cleared_and_gates_the_receptors():
     syn = GlutamateSynapse(1)
     syn.init_state()
     out = _record(syn, _train(3000, [0]), 0.1 * u.ms)
-    T = out['T'].to_decimal(u.mM)[:, 0]
-    assert 0.2 < T.max() < 1.0
-    # After release, dT/dt = -T / tau_clear: exact exponential decay per step.
-    np.testing.assert_allclose(T[31:40] / T[30:39], np.exp(-0.1), rtol=1e-5)
-    s, g = np.asarray(out['s'])[:, 0], np.asarray(out['g'])[:, 0]
+    glu = out['glu'].to_decimal(u.mM)[:, 0]
+    assert 0.2 < glu.max() < 1.0
+    # After release, dglu/dt = -glu / tau_clear: exact exponential decay per step.
+    np.testing.assert_allclose(glu[31:40] / glu[30:39], np.exp(-0.1), rtol=1e-5)
+    s, g = np.asarray(out['s'])[:, 0], np.asarray(out['g'].to_decimal(u.mS))[:, 0]
     assert 0 < s.max() < 1 and 0 < g.max() < 1
     assert s[-1] < 1e-3 * s.max()  # AMPA closes within ~5 ms (beta_A = 0.19 /ms)
     # Once the intermediate x has closed (beta2 = 0.5 /ms), NMDA receptors close with beta1:
@@ -100,7 +100,8 @@ def test_batched_state_and_reset():
 
 
 @pytest.mark.parametrize('kwargs, pattern', [
-    (dict(D0=3.0), "'D0' must be a quantity in mM"),
+    (dict(T=3.0), "'T' must be a quantity in mM"),
+    (dict(T=-1 * u.mM), "'T' must be >= 0"),
     (dict(k_rel=0.5 * u.ms), "'k_rel' must be in"),
     (dict(tau_rec=-1 * u.ms), "'tau_rec' must be > 0"),
     (dict(T_dur=0 * u.ms), "'T_dur' must be > 0"),
@@ -111,28 +112,50 @@ def test_rejects_bad_parameters(kwargs, pattern):
         GlutamateSynapse(1, **kwargs)
 
 
-def test_drops_into_align_pre_projection_with_mg_block():
+def test_name_is_the_second_argument_and_new_parameters_are_keyword_only():
+    syn = GlutamateSynapse(3, 'ca3_boutons', 2.0 / u.ms, 0.0529 / u.ms)
+    assert syn.name == 'ca3_boutons' and syn.alpha1 == 2.0 / u.ms
+    with pytest.raises(TypeError, match='positional'):
+        GlutamateSynapse(3, None, 2.0 / u.ms, 0.0529 / u.ms, 1.0 / (u.mM * u.ms), 0.5 / u.ms,
+                         3 * u.mM, 1 * u.ms, 0 * u.mS, 0.0, 0.5 / u.ms)
+
+
+def test_open_fractions_and_spike_arrival_time():
+    syn = GlutamateSynapse(2)
+    syn.init_state()
+    assert u.get_unit(syn.g.value) == u.mS
+    with brainstate.environ.context(dt=0.1 * u.ms, t=5.0 * u.ms):
+        syn.update(jnp.array([True, False]))
+    np.testing.assert_array_equal(syn.spike_arrival_time.value.to_decimal(u.ms), [5.0, -1e7])
+    with brainstate.environ.context(dt=0.1 * u.ms, t=5.1 * u.ms):
+        syn.update(jnp.array([False, False]))
+    np.testing.assert_array_equal(syn.nmda_open_fraction(), syn.g.value.to_decimal(u.mS))
+    assert syn.nmda_open_fraction()[0] > 0 and syn.ampa_open_fraction()[0] > 0
+    assert syn.nmda_open_fraction()[1] == 0
+
+
+@pytest.mark.parametrize('receptor', [brainpy.state.BioNMDA, GlutamateSynapse])
+def test_a_model_written_for_bionmda_runs_unchanged_with_the_swap(receptor):
+    """An NMDA pathway as brainpy.state models build it -- BioNMDA (g in mS), a CurrentProj
+    with a unitless Linear comm and MgBlock output, onto a stock LIF; only the class changes."""
     n_pre, n_post = 20, 5
-    pre = brainpy.state.LIF(n_pre, tau=10 * u.ms, V_th=-50 * u.mV, V_reset=-65 * u.mV,
-                            V_rest=-65 * u.mV, R=1 * u.ohm,
-                            V_initializer=braintools.init.Constant(-65 * u.mV))
     post = brainpy.state.LIF(n_post, tau=20 * u.ms, V_th=-50 * u.mV, V_reset=-65 * u.mV,
                              V_rest=-65 * u.mV, R=1 * u.Gohm,
                              V_initializer=braintools.init.Constant(-65 * u.mV))
-    proj = brainpy.state.align_pre_projection(
-        pre, syn=GlutamateSynapse(n_pre),
-        comm=brainstate.nn.Linear(n_pre, n_post, w_init=braintools.init.Constant(0.5 * u.nS),
+    nmda = receptor(n_pre, T=1.0 * u.mM, T_dur=0.5 * u.ms)
+    proj = brainpy.state.CurrentProj(
+        comm=brainstate.nn.Linear(n_pre, n_post, w_init=braintools.init.Constant(5e-7),
                                   b_init=None),
         out=brainpy.state.MgBlock(E=0 * u.mV, cc_Mg=1.0 * u.mM, beta=3.57 * u.mM,
                                   alpha=0.062 / u.mV),
         post=post)
-    brainstate.nn.init_all_states([pre, post, proj])
+    brainstate.nn.init_all_states([nmda, post, proj])
 
-    def step(I):
-        proj(I)
-        post.update()
+    def step(spike):
+        proj(nmda(spike))
+        post()
         return post.V.value
 
-    V = simulate.run(step, 300, jnp.full((300, n_pre), 30.0) * u.mA)
-    depol = V.to_decimal(u.mV) + 65.0
-    assert np.all(np.isfinite(depol)) and depol.max() > 0.5  # NMDA current depolarizes post
+    spikes = jnp.broadcast_to((jnp.arange(300) % 50 == 0)[:, None], (300, n_pre))
+    depol = simulate.run(step, 300, spikes).to_decimal(u.mV) + 65.0
+    assert np.all(np.isfinite(depol)) and depol.max() > 0.1  # NMDA current depolarizes post

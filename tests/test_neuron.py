@@ -9,9 +9,9 @@ from ltp_brainpy import LTPNeuron, ParameterError, simulate
 def _record(neuron, current, dt=0.1 * u.ms):
     def step(I):
         neuron.update(I)
-        return dict(V=neuron.V.value, spike=neuron.spike.value, bpap=neuron.bpap.value,
-                    bpap_fast=neuron.bpap_fast.value,
-                    ca_post=neuron.ca_post.value)
+        return dict(V=neuron.V.value, spike=neuron.spike.value, bpap=neuron.dendrite.bpap.value,
+                    bpap_fast=neuron.dendrite.bpap_fast.value,
+                    ca_post=neuron.dendrite.ca_post.value)
     return simulate.run(step, current.shape[0], current, dt=dt)
 
 
@@ -58,8 +58,10 @@ def test_spike_adds_bpap_and_calcium_which_decay_exponentially():
     np.testing.assert_allclose(bpap[k:], 21.7 * np.exp(-t[k:] / 21.2), rtol=1e-4)
     np.testing.assert_allclose(fast[k:k + 200], 96.7 * np.exp(-t[k:k + 200] / 2.12), rtol=1e-4)
     np.testing.assert_allclose(ca[k:], 0.23 * np.exp(-t[k:] / 12.0), rtol=1e-4)
-    depolarization = float(neuron.dendritic_depolarization().to_decimal(u.mV)[0])
+    depolarization = float(neuron.dendrite.depolarization().to_decimal(u.mV)[0])
     assert depolarization == pytest.approx(float(bpap[-1] + fast[-1]), rel=1e-6)
+    V_dend = float(neuron.dendritic_potential().to_decimal(u.mV)[0])
+    assert V_dend == pytest.approx(float(out['V'].to_decimal(u.mV)[-1, 0]) + depolarization)
 
 
 def test_clamped_neuron_holds_and_does_not_spike():

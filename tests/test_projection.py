@@ -73,8 +73,7 @@ def test_pairing_potentiates_and_plasticity_off_freezes_weights():
 def test_connectivity_mask_and_probability():
     mask = np.array([[True, False], [False, True], [True, True]])
     path = _clamped_pathway(0 * u.mV, n_pre=3, n_post=2)
-    proj = LTPProjection(path.synapse, path.neuron, conn=mask)
-    brainstate.nn.init_all_states(path)
+    proj = LTPProjection(GlutamateSynapse(3), path.neuron, conn=mask)
     proj.init_state()
     np.testing.assert_array_equal(proj.w.value.to_decimal(u.nS), 0.5 * mask)
     a = LTPProjection(GlutamateSynapse(100), LTPNeuron(80), conn=0.2, seed=3).mask
@@ -94,8 +93,7 @@ def test_masked_synapses_get_no_current_calcium_or_weight():
     brainstate.nn.init_all_states([syn, neu, proj])
 
     def step(s):
-        syn.update(s)
-        proj.update()
+        proj.update(s)
         neu.update()
         return dict(V=neu.V.value, ca=proj.ca.value, w=proj.w.value)
 
@@ -112,19 +110,19 @@ def test_onto_a_stock_lif_neuron_the_spines_see_v():
                              V_reset=-65 * u.mV, V_rest=-65 * u.mV,
                              V_initializer=braintools.init.Constant(-65 * u.mV))
     proj = LTPProjection(syn, post)
-    brainstate.nn.init_all_states([syn, post, proj])
+    brainstate.nn.init_all_states([post, proj])
 
     def step(s):
-        syn.update(s)
-        proj.update()
-        post.update()
+        proj.update(s)
+        post()
         return dict(V=post.V.value, ca=proj.ca.value)
 
     out = simulate.run(step, 2000, _spikes(2000, 4))
     V = out['V'].to_decimal(u.mV)
     assert V.max() > -64.5 and np.all(np.isfinite(V))
-    # Calcium follows the somatic V exactly when there is no bpAP.
+    # Below threshold there is no bpAP: calcium follows the somatic V.
     assert float(out['ca'].to_decimal(u.uM).max()) > 0.0
+    assert float(u.math.max(proj.dendrite.depolarization()).to_decimal(u.mV)) == 0.0
 
 
 def test_rejects_bad_parameters():
@@ -135,8 +133,11 @@ def test_rejects_bad_parameters():
         LTPProjection(syn, neu, rho=0.0025 * u.uM / u.ms)
     with pytest.raises(ParameterError, match='w_init must lie within'):
         LTPProjection(syn, neu, w_init=2 * u.nS)
-    with pytest.raises(ParameterError, match="'pre' must be a GlutamateSynapse"):
+    with pytest.raises(ParameterError, match="'pre' must be a GlutamateSynapse or a brainpy"):
         LTPProjection(neu, neu)
+    LTPProjection(syn, neu)
+    with pytest.raises(ParameterError, match="'pre': GlutamateSynapse .* already belongs"):
+        LTPProjection(syn, LTPNeuron(3))
     with pytest.raises(ParameterError, match="unknown parameter 'theta_P'; did you mean 'theta_p'"):
         Pathway(2, 1, theta_P=0.5 * u.uM)
 
@@ -175,6 +176,6 @@ def test_gradient_of_mean_weight_matches_finite_difference():
 def test_connected_components_print_without_recursion():
     syn, neu = GlutamateSynapse(3), LTPNeuron(2)
     proj = LTPProjection(syn, neu, name='ca3_to_ca1')
-    brainstate.nn.init_all_states([syn, neu, proj])
+    brainstate.nn.init_all_states([neu, proj])
     assert '<current of ca3_to_ca1>' in repr(neu)
     assert 'LTPProjection' in repr(proj)

@@ -21,27 +21,28 @@
 # two pools of glutamate:
 #
 # * $D$ — glutamate **docked** in the bouton, ready to be released;
-# * $T$ — glutamate in the **cleft**, which opens AMPA and NMDA receptors.
+# * $glu$ — glutamate in the **cleft**, which opens AMPA and NMDA receptors.
 #
 # While the presynaptic action potential lasts ($T_{dur}$ after a spike), docked glutamate is
-# released at rate $k_{rel}$; the dock refills with time constant $\tau_{rec}$ and the cleft is
-# cleared with $\tau_{clear}$:
+# released at rate $k_{rel}$; the dock refills toward $T$ (BioNMDA's transmitter parameter,
+# here the glutamate docked at rest) with time constant $\tau_{rec}$, and the cleft is cleared
+# with $\tau_{clear}$:
 #
 # $$
-# \frac{dD}{dt} = \frac{D_0 - D}{\tau_{rec}} - k_{rel}\, D\, \mathbb{1}[t - t_{sp} < T_{dur}],
+# \frac{dD}{dt} = \frac{T - D}{\tau_{rec}} - k_{rel}\, D\, \mathbb{1}[t - t_{sp} < T_{dur}],
 # \qquad
-# \frac{dT}{dt} = k_{rel}\, D\, \mathbb{1}[t - t_{sp} < T_{dur}] - \frac{T}{\tau_{clear}}
+# \frac{d\,glu}{dt} = k_{rel}\, D\, \mathbb{1}[t - t_{sp} < T_{dur}] - \frac{glu}{\tau_{clear}}
 # $$
 #
 # Cleft glutamate gates the AMPA receptors ($s$) and BioNMDA's two-step NMDA scheme ($x$, $g$):
 #
 # $$
-# \frac{ds}{dt} = \alpha_A T (1 - s) - \beta_A s, \qquad
-# \frac{dx}{dt} = \alpha_2 T (1 - x) - \beta_2 x, \qquad
+# \frac{ds}{dt} = \alpha_A\, glu\, (1 - s) - \beta_A s, \qquad
+# \frac{dx}{dt} = \alpha_2\, glu\, (1 - x) - \beta_2 x, \qquad
 # \frac{dg}{dt} = \alpha_1 x (1 - g) - \beta_1 g
 # $$
 #
-# This tutorial drives one synapse with a spike train, looks at $D$ and $T$, measures
+# This tutorial drives one synapse with a spike train, looks at $D$ and $glu$, measures
 # short-term depression against its analytic recursion, and shows how the length of the
 # presynaptic action potential sets how much is released.
 #
@@ -73,9 +74,9 @@ dt_ms = float(DT / u.ms)
 syn = GlutamateSynapse(1)
 syn.init_state()
 U = float(syn.release_fraction)  # 1 - exp(-k_rel T_dur)
-D0 = float(syn.D0 / u.mM)
+D_rest = float(syn.T / u.mM)  # the dock at rest
 tau_rec = float(syn.tau_rec / u.ms)
-print(f"D0 = {syn.D0}, k_rel = {syn.k_rel}, T_dur = {syn.T_duration}, "
+print(f"T = {syn.T}, k_rel = {syn.k_rel}, T_dur = {syn.T_duration}, "
       f"tau_rec = {syn.tau_rec}, tau_clear = {syn.tau_clear}")
 print(f"release fraction U = 1 - exp(-k_rel T_dur) = {U:.4f}")
 
@@ -96,21 +97,21 @@ pre_spikes = ((i >= onset) & ((i - onset) % period == 0)
 
 def step(spike):
     syn.update(spike)
-    return dict(D=syn.D.value[0], T=syn.T.value[0], released=syn.released.value[0],
-                s=syn.s.value[0], g=syn.g.value[0])
+    return dict(D=syn.D.value[0], glu=syn.glu.value[0], released=syn.released.value[0],
+                s=syn.s.value[0], g=syn.nmda_open_fraction()[0])
 
 
 out = simulate.run(step, n_steps, pre_spikes)
 t = np.arange(n_steps) * dt_ms
 D = np.asarray(out["D"].to_decimal(u.mM))
-T = np.asarray(out["T"].to_decimal(u.mM))
+glu = np.asarray(out["glu"].to_decimal(u.mM))
 released = np.asarray(out["released"].to_decimal(u.mM))
 
 fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
 axes[0].plot(t, D)
 axes[0].set_ylabel("docked D (mM)")
-axes[1].plot(t, T, color="C1")
-axes[1].set_ylabel("cleft T (mM)")
+axes[1].plot(t, glu, color="C1")
+axes[1].set_ylabel("cleft glu (mM)")
 axes[2].plot(t, np.asarray(out["s"]), label="AMPA open fraction s")
 axes[2].plot(t, np.asarray(out["g"]), label="NMDA open fraction g")
 axes[2].set_ylabel("open fraction")
@@ -133,15 +134,15 @@ plt.show()
 
 # %%
 first = released[onset:onset + period].sum()
-print(f"first spike released {first:.4f} mM = {first / D0:.4f} D0 (U = {U:.4f})")
-assert abs(first / D0 - U) < 1e-3
+print(f"first spike released {first:.4f} mM = {first / D_rest:.4f} D_rest (U = {U:.4f})")
+assert abs(first / D_rest - U) < 1e-3
 
 end_of_train = onset + (n_train - 1) * period + int(round(float(syn.T_duration / DT)))
 D_last, elapsed = D[end_of_train], (n_steps - 1 - end_of_train) * dt_ms
-D_expected = D0 - (D0 - D_last) * np.exp(-elapsed / tau_rec)
+D_expected = D_rest - (D_rest - D_last) * np.exp(-elapsed / tau_rec)
 print(f"dock at the end: simulated {D[-1]:.4f} mM, analytic {D_expected:.4f} mM")
 assert abs(D[-1] / D_expected - 1) < 1e-3
-peaks = [T[onset + k * period: onset + (k + 1) * period].max() for k in range(n_train)]
+peaks = [glu[onset + k * period: onset + (k + 1) * period].max() for k in range(n_train)]
 assert np.all(np.diff(peaks) < 0)  # every cleft pulse is smaller than the one before
 
 # %% [markdown]
@@ -173,15 +174,15 @@ print(f"largest deviation from the recursion: {deviation:.2e}")
 assert deviation < 1e-3
 
 e = np.exp(-1000.0 / freqs / tau_rec)
-steady = (1 - e) / (1 - (1 - U) * e)          # D_ss / D0
+steady = (1 - e) / (1 - (1 - U) * e)          # D_ss / D_rest
 assert np.all(np.abs(rel_sim[:, -1] - steady) < 1e-3)  # 20 spikes reach the steady state
 assert np.all(np.diff(rel_sim[:, -1]) < 0)           # faster trains depress more
 
-# glutamate released per second at steady state: U D_ss f  ->  D0 / tau_rec at high rates
-rate = U * steady * D0 * freqs                        # mM/s
-limit = D0 / (tau_rec / 1000.0)
+# glutamate released per second at steady state: U D_ss f  ->  D_rest / tau_rec at high rates
+rate = U * steady * D_rest * freqs                        # mM/s
+limit = D_rest / (tau_rec / 1000.0)
 print(f"steady-state release at {freqs[-1]:.0f} Hz: {rate[-1]:.2f} mM/s "
-      f"(limit D0/tau_rec = {limit:.1f} mM/s)")
+      f"(limit D_rest/tau_rec = {limit:.1f} mM/s)")
 assert 0.85 < rate[-1] / limit < 1.0
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -194,7 +195,7 @@ axes[0].set_title("simulation (dots) vs recursion (lines)")
 axes[0].legend()
 f_fine = np.logspace(0, 2.3, 200)
 e_fine = np.exp(-1000.0 / f_fine / tau_rec)
-axes[1].semilogx(f_fine, U * D0 * f_fine * (1 - e_fine) / (1 - (1 - U) * e_fine), label="analytic")
+axes[1].semilogx(f_fine, U * D_rest * f_fine * (1 - e_fine) / (1 - (1 - U) * e_fine), label="analytic")
 axes[1].semilogx(freqs, np.asarray(std.released.to_decimal(u.mM))[:, -1] * freqs, "o",
                  label="simulated (spike 20)")
 axes[1].axhline(limit, ls="--", color="gray", label=r"$D_0/\tau_{rec}$")
@@ -236,7 +237,7 @@ def release_fractions(**params):
     syn = GlutamateSynapse(len(T_durs), T_dur=T_durs * u.ms, **params)
     syn.init_state()
     out = simulate.run(lambda s: (syn.update(s), syn.released.value)[1], 300, spike_once)
-    return np.asarray(out.to_decimal(u.mM)).sum(axis=0) / D0
+    return np.asarray(out.to_decimal(u.mM)).sum(axis=0) / D_rest
 
 
 U_formula = 1 - np.exp(-k_rel * T_durs)

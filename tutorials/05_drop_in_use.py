@@ -67,21 +67,22 @@ def stock_lif(n):
 # %% [markdown]
 # ## 1. A plastic projection onto a stock LIF neuron
 #
-# `LTPProjection(pre, post)` needs a `GlutamateSynapse` (for the open fractions $s_i$, $g_i$)
-# and any `brainpy.state.Neuron` with a `V` state. It registers its current
+# `LTPProjection(pre, post)` takes a `GlutamateSynapse` (for the open fractions $s_i$, $g_i$;
+# a stock `BioNMDA` with `ampa=brainpy.state.AMPA(n)` works too) and any `brainpy.state`
+# neuron. It registers its current
 # $I_j = \sum_i w_{ij} s_i (E_{AMPA} - V_j) + \sum_i \bar g_N g_i B(V_j)(E_{NMDA} - V_j)$
-# as a current input of the neuron, so the neuron's own `update` integrates it. Each step,
-# update the components in the order of the biology:
+# as a current input of the neuron, so the neuron's own `update` integrates it. The projection
+# owns its synapse, so one call per step advances release, spine calcium and plasticity, then
+# the neuron is called (brainpy.state's order: projections, then neurons):
 #
 # ```python
-# syn.update(pre_spike)   # release, receptor gating
-# proj.update()           # spine calcium and plasticity, from the neuron's current V
-# post.update(I_ext)      # membrane, with the projection's current
+# proj.update(pre_spike)  # release and receptor gating, spine calcium, plasticity
+# post(I_ext)             # membrane, with the projection's current
 # ```
 #
-# A stock LIF has no back-propagating action potential and no spike calcium: its spines see
-# the somatic $V$ (an `LTPNeuron` adds its fast and slow bpAP, $\mathrm{bpap}_{fast}$ and
-# $\mathrm{bpap}$, and $ca_{post}$). Three LIF neurons receive the same two axons, stimulated at
+# A stock LIF gets a `Dendrite` attached (`proj.dendrite`): its spikes back-propagate and bring
+# in calcium with the same parameters as an `LTPNeuron`'s. Below threshold the spines see the
+# somatic $V$. Three LIF neurons receive the same two axons, stimulated at
 # 5 Hz; neuron 0 is depolarized just below threshold by a 140 pA current (to about −51 mV),
 # neuron 1 a little by 60 pA (to about −59 mV), neuron 2 is at rest.
 
@@ -90,7 +91,7 @@ n_pulses = 40 if QUICK else 100
 syn = GlutamateSynapse(2)
 lif = stock_lif(3)
 proj = LTPProjection(syn, lif)                      # all-to-all, w_init = 0.5 nS
-brainstate.nn.init_all_states([syn, lif, proj])
+brainstate.nn.init_all_states([lif, proj])
 print("current inputs registered on the LIF:", list(lif.current_inputs))
 
 I_ext = jnp.array([140.0, 60.0, 0.0]) * u.pA        # depolarize neurons 0 and 1
@@ -98,9 +99,8 @@ spikes = pulse_train(n_pulses, 200.0, n_axons=2)
 
 
 def step(pre_spike):
-    syn.update(pre_spike)
-    proj.update()
-    fired = lif.update(I_ext)
+    proj.update(pre_spike)
+    fired = lif(I_ext)
     return dict(V=lif.V.value, fired=fired, ca=proj.ca.value.mean(axis=0),
                 w=proj.w.value.mean(axis=0))
 
@@ -152,9 +152,10 @@ assert -0.1 < change[2] < 0 and abs(change[2]) < abs(change[1]) / 4  # rest: the
 #
 # ## 2. `GlutamateSynapse` as a drop-in `BioNMDA`
 #
-# `GlutamateSynapse.update(spike)` returns the NMDA open fraction $g$, exactly as `BioNMDA`
-# does, so it fits wherever a `BioNMDA` does — here in a stock `align_pre_projection` between
-# two LIF populations, with `brainpy.state.MgBlock` as the output
+# `GlutamateSynapse` keeps `BioNMDA`'s contract (constructor, states and units — $g$ in mS —
+# and `update(spike)` returning $g$), so it fits wherever a `BioNMDA` does — here in a stock
+# `align_pre_projection` between two LIF populations, with a unitless `Linear` as for
+# `BioNMDA` and `brainpy.state.MgBlock` as the output
 # ($I = g_{tot}\,(E - V) / (1 + [\mathrm{Mg}]/\beta\, e^{-\alpha V})$). Unlike `BioNMDA`'s
 # fixed square pulse of glutamate, the releases now depress during the presynaptic trains.
 
@@ -167,8 +168,8 @@ post = stock_lif(n_post)
 glu = GlutamateSynapse(n_pre)
 nmda = brainpy.state.align_pre_projection(
     pre, syn=glu,
-    comm=brainstate.nn.Linear(n_pre, n_post, w_init=braintools.init.Constant(0.5 * u.nS),
-                              b_init=None),
+    comm=brainstate.nn.Linear(n_pre, n_post, w_init=braintools.init.Constant(5e-7),
+                              b_init=None),            # g (mS) x 5e-7: 0.5 nS per synapse
     out=brainpy.state.MgBlock(E=0 * u.mV, cc_Mg=1.0 * u.mM, beta=3.57 * u.mM,
                               alpha=0.062 / u.mV),
     post=post)
@@ -181,7 +182,7 @@ drive = jnp.broadcast_to(jnp.linspace(160.0, 220.0, n_pre), (n_steps, n_pre)) * 
 def step(I_pre):
     nmda(I_pre)        # presynaptic LIFs spike, glutamate is released, NMDA current to post
     post.update()
-    return dict(V=post.V.value.mean(), D=glu.D.value.mean(), g=glu.g.value.mean())
+    return dict(V=post.V.value.mean(), D=glu.D.value.mean(), g=glu.nmda_open_fraction().mean())
 
 
 out2 = simulate.run(step, n_steps, drive)
@@ -201,9 +202,9 @@ plt.tight_layout()
 plt.show()
 
 print(f"postsynaptic depolarization {V_post.max() + 65:.1f} mV, dock down to "
-      f"{D.min() / float(glu.D0 / u.mM):.0%} of D0")
+      f"{D.min() / float(glu.T / u.mM):.0%} of its resting level T")
 assert np.all(np.isfinite(V_post)) and V_post.max() + 65.0 > 0.5   # NMDA current depolarizes
-assert D.min() < 0.5 * float(glu.D0 / u.mM)                       # the trains deplete the dock
+assert D.min() < 0.5 * float(glu.T / u.mM)                        # the trains deplete the dock
 
 # %% [markdown]
 # ## 3. Batched parameter sweeps with `jax.vmap`
@@ -230,12 +231,11 @@ def lif_final_weight(theta_p):
     syn = GlutamateSynapse(1)
     post = stock_lif(1)
     proj = LTPProjection(syn, post, rule=CalciumControlRule(theta_p=theta_p * u.uM))
-    brainstate.nn.init_all_states([syn, post, proj])
+    brainstate.nn.init_all_states([post, proj])
 
     def step(pre_spike):
-        syn.update(pre_spike)
-        proj.update()
-        post.update(140.0 * u.pA)
+        proj.update(pre_spike)
+        post(140.0 * u.pA)
 
     simulate.run(step, lif_train.shape[0], lif_train)
     return proj.w.value[0, 0].to_decimal(u.nS)
@@ -279,13 +279,12 @@ def paired_weight(hold, theta_p):
     syn = GlutamateSynapse(1)
     neuron = LTPNeuron(1)
     proj = LTPProjection(syn, neuron, rule=CalciumControlRule(theta_p=theta_p * u.uM))
-    brainstate.nn.init_all_states([syn, neuron, proj])
+    brainstate.nn.init_all_states([neuron, proj])
     neuron.clamp(hold * u.mV)
 
     def step(pre_spike):
-        syn.update(pre_spike)
-        proj.update()
-        neuron.update()
+        proj.update(pre_spike)
+        neuron()
 
     simulate.run(step, pairing_train.shape[0], pairing_train)
     return proj.w.value[0, 0].to_decimal(u.nS)
