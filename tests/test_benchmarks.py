@@ -51,3 +51,12 @@ def test_fit_benchmark_quick_mode():
     report = _load('fit_markram').main(['--quick'])
     assert report['rows'] == 8 and report['wall_s'] > 0 and report['gradient_s'] > 0
     assert np.isfinite(report['chi2']) and report['peak_rss_MB'] > 0
+
+
+def test_sparse_benchmark_quick_mode_stores_the_same_synapses_either_way():
+    report = _load('sparse').main(['--quick'])
+    dense, sparse = report['rows']
+    assert not dense['sparse'] and sparse['sparse']
+    assert dense['n_synapses'] == sparse['n_synapses'] > 0
+    assert sparse['stored_entries'] < dense['stored_entries'] == 200 * 200
+    assert all(row['synapse_steps_per_s'] > 0 for row in report['rows'])
