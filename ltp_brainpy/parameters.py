@@ -16,6 +16,7 @@ from .glutamate import GlutamateSynapse
 from .neuron import LTPNeuron
 from .plasticity import CalciumControlRule
 from .projection import LTPProjection
+from .triplet import TripletSTDPRule
 
 __all__ = ['COMPONENTS', 'RULES', 'DEFAULT_RULE', 'rule_class', 'parameter_names',
            'default_parameters', 'split_parameters', 'unknown_key_error']
@@ -23,6 +24,7 @@ __all__ = ['COMPONENTS', 'RULES', 'DEFAULT_RULE', 'rule_class', 'parameter_names
 #: Plasticity rules selectable by name (``rule = "..."``).
 RULES = {
     'calcium_control': CalciumControlRule,
+    'triplet': TripletSTDPRule,
 }
 DEFAULT_RULE = 'calcium_control'
 
