@@ -7,6 +7,7 @@ Components (each a unit-checked ``brainpy.state`` class):
 - :class:`Dendrite` -- back-propagated depolarization and spike calcium, for any neuron
 - :class:`LTPProjection` -- per-synapse AMPA conductance and NMDA spine calcium, plastic
 - :class:`CalciumControlRule` -- AMPA insertion/removal by calcium (any :class:`PlasticityRule`)
+- :class:`TripletSTDPRule` -- triplet STDP (Pfister & Gerstner 2006)
 - :func:`mg_unblock` -- the Mg²⁺ block of NMDA receptors
 - :class:`LayeredNetwork` -- layers of LTP neurons with plastic bottom-up/top-down projections
 """
@@ -20,12 +21,14 @@ from .pathway import Pathway
 from .plasticity import (CalciumControlRule, PlasticityRule, StatefulRule, SynapseSignals,
                          mg_unblock)
 from .projection import LTPProjection
+from .triplet import TripletSTDPRule
 from . import simulate
 
 __version__ = '0.1.0'
 
 __all__ = [
     'GlutamateSynapse', 'LTPNeuron', 'Dendrite', 'LTPProjection', 'CalciumControlRule',
-    'PlasticityRule', 'StatefulRule', 'SynapseSignals', 'FixedInDegree', 'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock',
+    'TripletSTDPRule', 'PlasticityRule', 'StatefulRule', 'SynapseSignals', 'FixedInDegree',
+    'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock',
     'connection_mask', 'simulate', 'ParameterError', '__version__',
 ]

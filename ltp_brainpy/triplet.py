@@ -93,8 +93,7 @@ class TripletSTDPRule(StatefulRule):
     Examples
     --------
     >>> import saiunit as u
-    >>> from ltp_brainpy import GlutamateSynapse, LTPNeuron, LTPProjection
-    >>> from ltp_brainpy.triplet import TripletSTDPRule
+    >>> from ltp_brainpy import GlutamateSynapse, LTPNeuron, LTPProjection, TripletSTDPRule
     >>> rule = TripletSTDPRule.preset('hippocampal_all_to_all_minimal')
     >>> proj = LTPProjection(GlutamateSynapse(10), LTPNeuron(2), rule=rule)
 
