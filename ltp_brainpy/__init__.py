@@ -8,6 +8,7 @@ Components (each a unit-checked ``brainpy.state`` class):
 - :class:`LTPProjection` -- per-synapse AMPA conductance and NMDA spine calcium, plastic
 - :class:`CalciumControlRule` -- AMPA insertion/removal by calcium (any :class:`PlasticityRule`)
 - :class:`TripletSTDPRule` -- triplet STDP (Pfister & Gerstner 2006)
+- :class:`GraupnerBrunelRule` -- bistable calcium-based synapse (Graupner & Brunel 2012)
 - :func:`mg_unblock` -- the Mg²⁺ block of NMDA receptors
 - :class:`LayeredNetwork` -- layers of LTP neurons with plastic bottom-up/top-down projections
 """
@@ -15,6 +16,7 @@ from ._validate import ParameterError
 from .connectivity import FixedInDegree, connection_mask
 from .dendrite import Dendrite
 from .glutamate import GlutamateSynapse
+from .graupner_brunel import GraupnerBrunelRule
 from .neuron import LTPNeuron
 from .network import LayeredNetwork, LateralInhibition, NetworkRecord
 from .pathway import Pathway
@@ -28,7 +30,7 @@ __version__ = '0.1.0'
 
 __all__ = [
     'GlutamateSynapse', 'LTPNeuron', 'Dendrite', 'LTPProjection', 'CalciumControlRule',
-    'TripletSTDPRule', 'PlasticityRule', 'StatefulRule', 'SynapseSignals', 'FixedInDegree',
+    'TripletSTDPRule', 'GraupnerBrunelRule', 'PlasticityRule', 'StatefulRule', 'SynapseSignals', 'FixedInDegree',
     'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock',
     'connection_mask', 'simulate', 'ParameterError', '__version__',
 ]

@@ -13,6 +13,7 @@ import inspect
 from ._validate import ParameterError, unknown_key_error
 from .dendrite import Dendrite
 from .glutamate import GlutamateSynapse
+from .graupner_brunel import GraupnerBrunelRule
 from .neuron import LTPNeuron
 from .plasticity import CalciumControlRule
 from .projection import LTPProjection
@@ -25,6 +26,7 @@ __all__ = ['COMPONENTS', 'RULES', 'DEFAULT_RULE', 'rule_class', 'parameter_names
 RULES = {
     'calcium_control': CalciumControlRule,
     'triplet': TripletSTDPRule,
+    'graupner_brunel': GraupnerBrunelRule,
 }
 DEFAULT_RULE = 'calcium_control'
 
