@@ -107,6 +107,7 @@ class RunSpec:
     label: str
     protocol: str
     arguments: dict
+    model: dict  # model parameters of this run: [model], then the run's own [run.model]
 
 
 @dataclasses.dataclass
@@ -181,6 +182,30 @@ def load_preset(source, base: Path | None = None) -> dict:
     return model
 
 
+def _table(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise ParameterError(f'{where}: must be a table of model parameters, got {value!r}')
+    return value
+
+
+def _model(given: dict, where: str) -> dict:
+    """Validated model parameters (quantities) of a raw ``[model]`` table."""
+    given, model = dict(given), {}
+    if 'rule' in given:
+        model['rule'] = given.pop('rule')
+        rule_class(model['rule'], where)
+    owners, defaults = parameter_names(**model), default_parameters(**model)
+    for key, value in given.items():
+        if key not in owners:
+            raise unknown_key_error(where, key, owners)
+        expected = defaults[owners[key]][key]
+        value = parse_quantity(value, f'{where}.{key}')
+        if isinstance(expected, u.Quantity):
+            value = quantity(where, key, value, expected.unit)
+        model[key] = value
+    return model
+
+
 def _build(raw: dict, name: str, base: Path | None = None) -> Config:
     for key in raw:
         if key not in TOP_LEVEL:
@@ -192,20 +217,8 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
         raise ParameterError(f'seed: must be a non-negative integer, got {seed!r}')
 
     preset = load_preset(raw['preset'], base) if 'preset' in raw else {}
-    given = {**preset, **raw.get('model', {})}
-    model = {}
-    if 'rule' in given:
-        model['rule'] = given.pop('rule')
-        rule_class(model['rule'], 'model')
-    owners, defaults = parameter_names(**model), default_parameters(**model)
-    for key, value in given.items():
-        if key not in owners:
-            raise unknown_key_error('model', key, owners)
-        expected = defaults[owners[key]][key]
-        value = parse_quantity(value, f'model.{key}')
-        if isinstance(expected, u.Quantity):
-            value = quantity('model', key, value, expected.unit)
-        model[key] = value
+    base_model = {**preset, **_table(raw.get('model', {}), 'model')}
+    model = _model(base_model, 'model')
 
     runs = raw.get('run', [])
     if not isinstance(runs, list) or not runs:
@@ -219,8 +232,10 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
                    if protocol else ParameterError(f'{where}.protocol: missing'))
         allowed = allowed_arguments(protocol)
         arguments = {}
+        run_model = (_model({**base_model, **_table(run['model'], f'{where}.model')},
+                            f'{where}.model') if 'model' in run else model)
         for key, value in run.items():
-            if key in ('label', 'protocol'):
+            if key in ('label', 'protocol', 'model'):
                 continue
             if key not in allowed:
                 raise unknown_key_error(f'{where} ({protocol})', key, allowed)
@@ -228,7 +243,8 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
                                             parse_quantity(value, f'{where}.{key}'))
         for key in sorted(required_arguments(protocol) - set(arguments)):
             raise ParameterError(f'{where} ({protocol}): missing required parameter {key!r}')
-        specs.append(RunSpec(run.get('label', f'{protocol}_{index}'), protocol, arguments))
+        specs.append(RunSpec(run.get('label', f'{protocol}_{index}'), protocol, arguments,
+                             run_model))
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         raise ParameterError(f'run: labels must be unique, got {labels}')

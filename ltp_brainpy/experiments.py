@@ -56,7 +56,7 @@ def run_protocols(config: Config, progress: bool = False) -> dict:
         for name, value in (('dt', config.dt), ('seed', config.seed), ('pbar', progress)):
             if accepts(spec.protocol, name):
                 kwargs[name] = value
-        results[spec.label] = PROTOCOLS[spec.protocol](**kwargs, **config.model)
+        results[spec.label] = PROTOCOLS[spec.protocol](**kwargs, **spec.model)
     return results
 
 

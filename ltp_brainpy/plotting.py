@@ -110,6 +110,15 @@ def frequency_response(runs):
     return fig
 
 
+def pair_frequency(runs):
+    """Weight change against the frequency of pre/post pairs (Sjöström et al. 2001)."""
+    fig, ax = _weight_change_curve(runs, 'frequency', u.Hz, 'pair frequency (Hz)',
+                                   'Pairing frequency (Sjöström, Turrigiano & Nelson 2001)',
+                                   logx=True)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def dbn_training(runs):
     label, r = runs[0]
     layers = sorted(k for k in r.traces if k.startswith('rates_'))
@@ -246,6 +255,7 @@ FIGURES = {
     'short_term_depression': short_term_depression,
     'pairing': pairing,
     'stdp': stdp,
+    'pair_frequency': pair_frequency,
     'frequency_response': frequency_response,
     'dbn_training': dbn_training,
     'association': association,

@@ -44,7 +44,7 @@ from .plasticity import mg_unblock
 from .results import ProtocolResult
 from . import trains
 
-__all__ = ['ProtocolResult', 'mg_block_iv', 'short_term_depression', 'pairing', 'stdp',
+__all__ = ['ProtocolResult', 'mg_block_iv', 'short_term_depression', 'pairing', 'stdp', 'pair_frequency',
            'frequency_response', 'PulsePlan', 'plan_pulses', 'simulate_pulses', 'PULSE_WINDOW',
            'PAIRING_RESOLUTION']
 
@@ -408,6 +408,39 @@ def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=N
     time, weight = _uniform_trace(plan, w, every=int(plan.period[0]))  # one sample per pair
     return ProtocolResult('stdp', {'delta_t': deltas}, _weight_change(w[:, -1], w0),
                           {'time': time, 'weight': weight})
+
+
+def pair_frequency(frequencies, delta_t=10.0 * u.ms, n_pairs=5, n_trains=15,
+                   train_interval=10.0 * u.second, stim_current=10.0 * u.nA,
+                   stim_duration=0.5 * u.ms, n_inputs=1, dt=simulate.DEFAULT_DT, pbar=False,
+                   neuron=None, **params) -> ProtocolResult:
+    r"""Pairing frequency: trains of pre/post pairs at a fixed :math:`\Delta t`, at each rate.
+
+    Sjöström, Turrigiano & Nelson (2001): trains of ``n_pairs`` pairs at ``frequency``,
+    repeated ``n_trains`` times every ``train_interval``; in visual cortex pre-before-post
+    pairs potentiate only above ~10 Hz, and post-before-pre pairs depress at low rates and
+    potentiate at high ones. A train longer than ``train_interval`` (5 pairs at 0.1 Hz) is
+    followed by the next one at once. All frequencies run as one batched simulation (the pairs
+    of :func:`stdp`, whose arguments these share).
+
+    Returns
+    -------
+    ProtocolResult
+        ``weight_change`` per frequency.
+    """
+    owner = 'pair_frequency'
+    freqs = _conditions(owner, 'frequencies', frequencies, u.Hz, positive=True)
+    n_pairs = _count(owner, 'n_pairs', n_pairs)
+    interval = quantity(owner, 'train_interval', train_interval, u.ms, positive=True)
+    plan = trains.plan_pairs(quantity(owner, 'delta_t', delta_t, u.ms), freqs, n_pairs,
+                             _count(owner, 'n_trains', n_trains),
+                             u.math.maximum(interval, n_pairs / freqs), stim_current, stim_duration,
+                             _count(owner, 'n_inputs', n_inputs), dt,
+                             split_parameters(params, owner)['neuron'], owner=owner, neuron=neuron)
+    w, w0 = jax.jit(lambda: trains.simulate_pairs(plan, pbar=_interval(pbar, plan.sizes.shape[1]),
+                                                  **params))()
+    return ProtocolResult('pair_frequency', {'frequency': freqs}, _weight_change(w[:, -1], w0),
+                          {})
 
 
 def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAULT_DT,

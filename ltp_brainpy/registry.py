@@ -9,7 +9,7 @@ import saiunit as u
 from ._validate import ParameterError, quantity
 from .fit import reproduce
 from .network_experiments import association, dbn_training
-from .protocols import (_count, frequency_response, mg_block_iv, pairing,
+from .protocols import (_count, frequency_response, mg_block_iv, pair_frequency, pairing,
                         short_term_depression, stdp)
 
 __all__ = ['PROTOCOLS', 'ARGUMENTS', 'check_argument', 'allowed_arguments',
@@ -20,6 +20,7 @@ PROTOCOLS = {
     'short_term_depression': short_term_depression,
     'pairing': pairing,
     'stdp': stdp,
+    'pair_frequency': pair_frequency,
     'frequency_response': frequency_response,
     'dbn_training': dbn_training,
     'association': association,
@@ -57,7 +58,8 @@ def accepts(protocol: str, name: str) -> bool:
 ARGUMENTS = {
     'V': (u.mV, {}), 'hold': (u.mV, {}), 'delta_t': (u.ms, {}),
     'frequencies': (u.Hz, dict(positive=True)), 'frequency': (u.Hz, dict(positive=True)),
-    'burst_interval': (u.ms, dict(positive=True)), 'stim_duration': (u.ms, dict(positive=True)),
+    'burst_interval': (u.ms, dict(positive=True)),
+    'train_interval': (u.ms, dict(positive=True)), 'n_trains': (int, {}), 'stim_duration': (u.ms, dict(positive=True)),
     'stim_current': (u.nA, dict(positive=True)), 'mg': (u.mM, dict(nonnegative=True)),
     'presentation': (u.ms, dict(positive=True)), 'test_presentation': (u.ms, dict(positive=True)),
     'lateral_inhibition': (u.nS, dict(nonnegative=True)),

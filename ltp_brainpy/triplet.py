@@ -61,15 +61,16 @@ class TripletSTDPRule(StatefulRule):
 
     .. math::
 
-        \text{pre spike: } w \leftarrow w - w_{max}\, o_1 \left(A_2^- + A_3^-\, r_2\right),
+        \text{pre spike: } w \leftarrow w - w_0\, o_1 \left(A_2^- + A_3^-\, r_2\right),
         \qquad
-        \text{post spike: } w \leftarrow w + w_{max}\, r_1 \left(A_2^+ + A_3^+\, o_2\right)
+        \text{post spike: } w \leftarrow w + w_0\, r_1 \left(A_2^+ + A_3^+\, o_2\right)
 
     with the traces read just before the spike's own increment, which is +1 for
     ``interaction='all_to_all'`` and a reset to 1 for ``'nearest'``; :math:`w` is clipped to
     :math:`[w_{min}, w_{max}]` after each (potentiation first when both fall in one step, as
-    in NEST's ``stdp_triplet_synapse``). The amplitudes are dimensionless, in units of
-    :math:`w_{max}` (the published weights are normalised to their maximum).
+    in NEST's ``stdp_triplet_synapse``). The amplitudes are dimensionless, in units of the
+    synapse's initial conductance :math:`w_0` (``w_init``): the published values are fits to
+    changes relative to the baseline, which is what they are here.
 
     With :class:`~ltp_brainpy.LTPProjection` the rule reads ``signals.pre_spike`` (this step)
     and ``signals.post_spike`` (the neuron's latest spike: it is updated after its
@@ -79,7 +80,7 @@ class TripletSTDPRule(StatefulRule):
     Parameters
     ----------
     A2_plus, A3_plus, A2_minus, A3_minus : float
-        Pair and triplet amplitudes of potentiation and depression (fractions of ``w_max``);
+        Pair and triplet amplitudes of potentiation and depression (fractions of ``w_init``);
         defaults: the visual-cortex all-to-all full model of Pfister & Gerstner (2006).
     tau_plus, tau_minus : Quantity[ms], default 16.8 ms and 33.7 ms
         Fast presynaptic and postsynaptic traces (the pair window).
@@ -159,8 +160,8 @@ class TripletSTDPRule(StatefulRule):
         o1, o2 = decayed(self.o1.value, self.tau_minus, dt), decayed(self.o2.value, self.tau_y, dt)
         potentiation = layout.pre(r1) * layout.post(post * (self.A2_plus + self.A3_plus * o2))
         depression = layout.post(o1) * layout.pre(pre * (self.A2_minus + self.A3_minus * r2))
-        w = u.math.clip(w + self.w_max * potentiation, self.w_min, self.w_max)  # post, then pre:
-        w = u.math.clip(w - self.w_max * depression, self.w_min, self.w_max)    # NEST's order
+        w = u.math.clip(w + signals.w0 * potentiation, self.w_min, self.w_max)  # post, then pre:
+        w = u.math.clip(w - signals.w0 * depression, self.w_min, self.w_max)    # NEST's order
         self.r1.value, self.r2.value = after_spike(r1, pre, nearest), after_spike(r2, pre, nearest)
         self.o1.value = after_spike(o1, post, nearest)
         self.o2.value = after_spike(o2, post, nearest)

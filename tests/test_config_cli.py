@@ -31,7 +31,7 @@ def test_parse_quantity():
 def test_every_config_loads_and_is_listed(capsys):
     names = sorted(p.stem for p in CONFIGS.glob('*.toml'))
     assert names == ['association', 'dbn_patterns', 'default', 'depression', 'frequency',
-                     'markram1997', 'mg_block', 'pairing', 'stdp']
+                     'markram1997', 'mg_block', 'pairing', 'rules', 'stdp']
     for name in names:
         config = load_config(CONFIGS / f'{name}.toml')
         assert config.runs and config.dt == 0.1 * u.ms
@@ -125,3 +125,18 @@ def test_the_rule_is_chosen_by_name_and_its_parameters_follow_it(tmp_path):
     out = tmp_path / 'out'
     assert main(['run', str(path), '--out', str(out)]) == 2
     assert not out.exists()
+
+
+def test_a_run_may_override_the_model_and_choose_its_own_rule(tmp_path):
+    path = tmp_path / 'runs.toml'
+    path.write_text('[model]\ntheta_p = "0.4 uM"\n'
+                    '[[run]]\nlabel = "a"\nprotocol = "stdp"\ndelta_t = ["10 ms"]\n'
+                    '[[run]]\nlabel = "b"\nprotocol = "stdp"\ndelta_t = ["10 ms"]\n'
+                    '[run.model]\ntheta_p = "0.5 uM"\n')
+    a, b = load_config(path).runs
+    assert a.model == {'theta_p': 0.4 * u.uM} and b.model == {'theta_p': 0.5 * u.uM}
+    path.write_text('[model]\ntheta_p = "0.4 uM"\n'
+                    '[[run]]\nprotocol = "stdp"\ndelta_t = ["10 ms"]\n'
+                    '[run.model]\nrule = "triplet"\n')
+    with pytest.raises(ParameterError, match=r"run\[0\].model: unknown parameter 'theta_p'"):
+        load_config(path)

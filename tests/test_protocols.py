@@ -93,3 +93,14 @@ def test_protocols_reject_bad_conditions():
         protocols.frequency_response(np.array([0.0, 10.0]) * u.Hz)
     with pytest.raises(ParameterError, match="unknown parameter 'thet_p'"):
         protocols.pairing(np.array([0.0]) * u.mV, thet_p=0.5 * u.uM)
+
+
+def test_pair_frequency_turns_post_before_pre_depression_into_potentiation_at_high_rates():
+    """Sjöström et al. (2001): at -10 ms, LTD at 0.1 Hz and LTP at 50 Hz, where the next pair's
+    pre spike follows the post spike by 10 ms."""
+    from ltp_brainpy.protocols import pair_frequency
+    result = pair_frequency([0.1, 50.0] * u.Hz, delta_t=-10 * u.ms)
+    slow, fast = np.asarray(result.weight_change)
+    assert slow < -0.1 and fast > 0.3
+    with pytest.raises(ParameterError, match="'n_trains' must be"):
+        pair_frequency([1.0] * u.Hz, n_trains=0)
