@@ -9,10 +9,12 @@ Components (each a unit-checked ``brainpy.state`` class):
 - :class:`CalciumControlRule` -- AMPA insertion/removal by calcium (any :class:`PlasticityRule`)
 - :class:`TripletSTDPRule` -- triplet STDP (Pfister & Gerstner 2006)
 - :class:`GraupnerBrunelRule` -- bistable calcium-based synapse (Graupner & Brunel 2012)
+- :class:`ClopathRule` -- voltage-based STDP with homeostasis (Clopath et al. 2010)
 - :func:`mg_unblock` -- the Mg²⁺ block of NMDA receptors
 - :class:`LayeredNetwork` -- layers of LTP neurons with plastic bottom-up/top-down projections
 """
 from ._validate import ParameterError
+from .clopath import ClopathRule
 from .connectivity import FixedInDegree, connection_mask
 from .dendrite import Dendrite
 from .glutamate import GlutamateSynapse
@@ -30,7 +32,7 @@ __version__ = '0.1.0'
 
 __all__ = [
     'GlutamateSynapse', 'LTPNeuron', 'Dendrite', 'LTPProjection', 'CalciumControlRule',
-    'TripletSTDPRule', 'GraupnerBrunelRule', 'PlasticityRule', 'StatefulRule', 'SynapseSignals', 'FixedInDegree',
+    'TripletSTDPRule', 'GraupnerBrunelRule', 'ClopathRule', 'PlasticityRule', 'StatefulRule', 'SynapseSignals', 'FixedInDegree',
     'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock',
     'connection_mask', 'simulate', 'ParameterError', '__version__',
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 
 from ._validate import ParameterError, unknown_key_error
+from .clopath import ClopathRule
 from .dendrite import Dendrite
 from .glutamate import GlutamateSynapse
 from .graupner_brunel import GraupnerBrunelRule
@@ -27,6 +28,7 @@ RULES = {
     'calcium_control': CalciumControlRule,
     'triplet': TripletSTDPRule,
     'graupner_brunel': GraupnerBrunelRule,
+    'clopath': ClopathRule,
 }
 DEFAULT_RULE = 'calcium_control'
 
