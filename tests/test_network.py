@@ -99,3 +99,18 @@ def test_rejects_bad_patterns():
         net.train(np.ones((3, 4)), n_cycles=1)
     with pytest.raises(ParameterError, match="'patterns' must lie in"):
         net.evaluate(np.full((1, 2), 2.0))
+
+
+def test_layered_network_takes_a_rule_by_name_one_instance_per_projection():
+    from ltp_brainpy import ClopathRule
+    net = LayeredNetwork([4, 3], feedback=True, rule='clopath', theta_minus=-65 * u.mV, seed=0)
+    rules = [p.rule for p in net.projections.values()]
+    assert all(isinstance(r, ClopathRule) and r.theta_minus == -65 * u.mV for r in rules)
+    assert rules[0] is not rules[1]
+    before = {k: np.asarray(w.to_decimal(u.nS)) for k, w in net.weights().items()}
+    net.train(np.array([[1.0, 1.0, 0.0, 0.0]]), n_cycles=1, presentation=200 * u.ms)
+    after = {k: np.asarray(w.to_decimal(u.nS)) for k, w in net.weights().items()}
+    assert any(np.abs(after[k] - before[k]).max() > 1e-4 for k in before)
+    net.reset_weights()
+    for k, w in net.weights().items():
+        np.testing.assert_array_equal(np.asarray(w.to_decimal(u.nS)), before[k])
