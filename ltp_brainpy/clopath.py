@@ -5,8 +5,8 @@ import brainstate
 import saiunit as u
 
 from ._state import filled
-from ._validate import ParameterError, quantity, require
-from .plasticity import StatefulRule, SynapseSignals
+from ._validate import ParameterError, quantity
+from .plasticity import StatefulRule, SynapseSignals, weight_bounds
 
 __all__ = ['ClopathRule', 'PRESETS', 'VOLTAGES']
 
@@ -92,6 +92,7 @@ class ClopathRule(StatefulRule):
            coding: a model of voltage-based STDP with homeostasis. Nat. Neurosci. 13, 344-352.
     """
     __module__ = 'ltp_brainpy'
+    presets = PRESETS
 
     def __init__(self, A_LTD=14e-5 / u.mV, A_LTP=8e-5 / u.mV ** 2, theta_minus=-70.6 * u.mV,
                  theta_plus=-45.3 * u.mV, tau_u_minus=10.0 * u.ms, tau_u_plus=7.0 * u.ms,
@@ -117,18 +118,7 @@ class ClopathRule(StatefulRule):
             raise ParameterError(f'{owner}: parameter {"voltage"!r} must be one of {VOLTAGES}, '
                                  f'got {voltage!r}')
         self.homeostasis, self.voltage = homeostasis, voltage
-        self.w_min = quantity(owner, 'w_min', w_min, u.nS, nonnegative=True)
-        self.w_max = quantity(owner, 'w_max', w_max, u.nS, positive=True)
-        require(owner, self.w_min <= self.w_max,
-                f'w_min must not exceed w_max, got w_min={w_min}, w_max={w_max}')
-
-    @classmethod
-    def preset(cls, name: str, **overrides):
-        """The rule with a published parameter set (:data:`PRESETS`)."""
-        if name not in PRESETS:
-            raise ParameterError(f'{cls.__name__}: unknown preset {name!r}; choose one of '
-                                 f'{", ".join(PRESETS)}')
-        return cls(**{**PRESETS[name], **overrides})
+        self.w_min, self.w_max = weight_bounds(owner, w_min, w_max)
 
     def _initial(self, batch_size):
         n_pre, n_post = self.layout.n_pre, self.layout.n_post

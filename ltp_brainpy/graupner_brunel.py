@@ -7,7 +7,7 @@ import saiunit as u
 
 from ._state import filled
 from ._validate import ParameterError, is_traced, quantity, require
-from .plasticity import StatefulRule, SynapseSignals, linear_exp_step
+from .plasticity import StatefulRule, SynapseSignals, linear_exp_step, weight_bounds
 
 __all__ = ['GraupnerBrunelRule', 'PRESETS', 'POPULATIONS', 'CALCIUM_SOURCES', 'strength_change']
 
@@ -144,6 +144,7 @@ class GraupnerBrunelRule(StatefulRule):
            PNAS 109(10), 3991-3996; correction PNAS 110(15), 6173 (2013).
     """
     __module__ = 'ltp_brainpy'
+    presets = PRESETS
 
     def __init__(self, theta_d=1.0, theta_p=1.3, gamma_d=200.0, gamma_p=321.808,
                  tau_rho=150.0 * u.second, rho_star=0.5, sigma=2.8284, calcium: str = 'own',
@@ -171,19 +172,10 @@ class GraupnerBrunelRule(StatefulRule):
             raise ParameterError(f'{owner}: parameter {"calcium"!r} must be one of '
                                  f'{CALCIUM_SOURCES}, got {calcium!r}')
         self.calcium = calcium
-        self.w_min = quantity(owner, 'w_min', w_min, u.nS, nonnegative=True)
-        self.w_max = quantity(owner, 'w_max', w_max, u.nS, positive=True)
+        self.w_min, self.w_max = weight_bounds(owner, w_min, w_max)
         require(owner, self.w_min < self.w_max,
                 f'w_min must be below w_max, got w_min={w_min}, w_max={w_max}')
         require(owner, self.rho_star <= 1.0, f'rho_star must lie in [0, 1], got {rho_star}')
-
-    @classmethod
-    def preset(cls, name: str, **overrides):
-        """The rule with one of the paper's parameter sets (:data:`PRESETS`)."""
-        if name not in PRESETS:
-            raise ParameterError(f'{cls.__name__}: unknown preset {name!r}; choose one of '
-                                 f'{", ".join(PRESETS)}')
-        return cls(**{**PRESETS[name], **overrides})
 
     # ------------------------------------------------------------------ states
     def init_state(self, batch_size=None, **kwargs):

@@ -29,7 +29,7 @@ from ._validate import ParameterError, is_traced, quantity, require
 
 __all__ = [
     'mg_unblock', 'nmda_calcium_influx', 'relax', 'linear_exp_step',
-    'SynapseSignals', 'PlasticityRule', 'StatefulRule', 'CalciumControlRule',
+    'SynapseSignals', 'PlasticityRule', 'StatefulRule', 'CalciumControlRule', 'weight_bounds',
 ]
 
 MG_HALF_BLOCK = 3.57 * u.mM  #: Jahr & Stevens (1990) Mg²⁺ constant
@@ -206,6 +206,15 @@ class PlasticityRule(Protocol):
     def update(self, w, signals: SynapseSignals): ...
 
 
+def weight_bounds(owner: str, w_min, w_max):
+    """Validated AMPA conductance bounds ``(w_min, w_max)`` of a rule."""
+    w_min = quantity(owner, 'w_min', w_min, u.nS, nonnegative=True)
+    w_max = quantity(owner, 'w_max', w_max, u.nS, positive=True)
+    require(owner, w_min <= w_max, f'w_min must not exceed w_max, got w_min={w_min}, '
+                                   f'w_max={w_max}')
+    return w_min, w_max
+
+
 class StatefulRule(brainstate.nn.Module):
     """Base class of plasticity rules with their own states.
 
@@ -213,9 +222,20 @@ class StatefulRule(brainstate.nn.Module):
     ``init_state(batch_size)`` can size per-synapse (``self.layout.shape``), per-presynaptic
     (``self.layout.n_pre``) or per-postsynaptic (``self.layout.n_post``) states. Such a rule
     belongs to one projection; give every projection its own instance. Its states are reset
-    with the projection's activity (``reset_state``), never the weights.
+    with the projection's activity (``reset_state``), never the weights. A subclass lists its
+    published parameter sets in ``presets`` (name -> constructor arguments), which
+    :meth:`preset` instantiates.
     """
     layout = None
+    presets: dict = {}
+
+    @classmethod
+    def preset(cls, name: str, **overrides):
+        """The rule with a published parameter set (``presets``), optionally overridden."""
+        if name not in cls.presets:
+            raise ParameterError(f'{cls.__name__}: unknown preset {name!r}; choose one of '
+                                 f'{", ".join(cls.presets)}')
+        return cls(**{**cls.presets[name], **overrides})
 
     def attach(self, layout):
         """Bind the rule to a projection's synapse layout (once)."""
@@ -295,13 +315,10 @@ class CalciumControlRule(brainstate.nn.Module):
         self.kappa = quantity(name, 'kappa', kappa, u.uM, positive=True)
         self.gamma_p = quantity(name, 'gamma_p', gamma_p, 1 / u.ms, nonnegative=True)
         self.gamma_d = quantity(name, 'gamma_d', gamma_d, 1 / u.ms, nonnegative=True)
-        self.w_min = quantity(name, 'w_min', w_min, u.nS, nonnegative=True)
-        self.w_max = quantity(name, 'w_max', w_max, u.nS, positive=True)
+        self.w_min, self.w_max = weight_bounds(name, w_min, w_max)
         self.tau_w = quantity(name, 'tau_w', tau_w, u.ms, positive=True, allow_inf=True)
         require(name, self.theta_d < self.theta_p,
                 f'theta_d must be below theta_p, got theta_d={theta_d}, theta_p={theta_p}')
-        require(name, self.w_min <= self.w_max,
-                f'w_min must not exceed w_max, got w_min={w_min}, w_max={w_max}')
 
     def potentiation(self, ca):
         r""":math:`\Omega_p(c)`, the dimensionless drive of AMPA insertion."""

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import saiunit as u
 
 from ._state import filled
-from ._validate import ParameterError, quantity, require
-from .plasticity import StatefulRule, SynapseSignals
+from ._validate import ParameterError, quantity
+from .plasticity import StatefulRule, SynapseSignals, weight_bounds
 
 __all__ = ['TripletSTDPRule', 'PRESETS', 'INTERACTIONS']
 
@@ -106,6 +106,7 @@ class TripletSTDPRule(StatefulRule):
            cooperativity jointly determine cortical synaptic plasticity. Neuron 32, 1149-1164.
     """
     __module__ = 'ltp_brainpy'
+    presets = PRESETS
 
     def __init__(self, A2_plus=5e-10, A3_plus=6.2e-3, A2_minus=7e-3, A3_minus=2.3e-4,
                  tau_plus=16.8 * u.ms, tau_minus=33.7 * u.ms, tau_x=101.0 * u.ms,
@@ -125,18 +126,7 @@ class TripletSTDPRule(StatefulRule):
             raise ParameterError(f'{owner}: parameter {"interaction"!r} must be one of '
                                  f'{INTERACTIONS}, got {interaction!r}')
         self.interaction = interaction
-        self.w_min = quantity(owner, 'w_min', w_min, u.nS, nonnegative=True)
-        self.w_max = quantity(owner, 'w_max', w_max, u.nS, positive=True)
-        require(owner, self.w_min <= self.w_max,
-                f'w_min must not exceed w_max, got w_min={w_min}, w_max={w_max}')
-
-    @classmethod
-    def preset(cls, name: str, **overrides):
-        """The rule with a published parameter set (:data:`PRESETS`), optionally overridden."""
-        if name not in PRESETS:
-            raise ParameterError(f'{cls.__name__}: unknown preset {name!r}; choose one of '
-                                 f'{", ".join(PRESETS)}')
-        return cls(**{**PRESETS[name], **overrides})
+        self.w_min, self.w_max = weight_bounds(owner, w_min, w_max)
 
     def _zeros(self, n, batch_size):
         return filled(0.0, (n,), batch_size)
