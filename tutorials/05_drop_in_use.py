@@ -23,7 +23,13 @@
 # 2. uses `GlutamateSynapse` as a drop-in replacement for `BioNMDA` in a stock
 #    `align_pre_projection` with `MgBlock`;
 # 3. sweeps parameters in one batched, compiled simulation with `jax.vmap` over a function
-#    that builds, initialises and runs a model.
+#    that builds, initialises and runs a model;
+# 4. runs STDP onto a stock `LIFRef` with the package's own protocol, and uses stock `BioNMDA`
+#    and `AMPA` receptors as the presynaptic side;
+# 5. stores a sparse projection and checks it against dense storage;
+# 6. keeps what was learned across `reset_all_states`;
+# 7. writes a plasticity rule with its own state, trains it in a compiled loop, batches it
+#    with `vmap` and differentiates it.
 #
 # Set the environment variable `LTP_TUTORIAL_QUICK=1` for a shorter run (the test suite does).
 
@@ -39,8 +45,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import saiunit as u
 
-from ltp_brainpy import (CalciumControlRule, GlutamateSynapse, LTPNeuron, LTPProjection,
-                         simulate)
+from ltp_brainpy import (CalciumControlRule, FixedInDegree, GlutamateSynapse, LTPNeuron,
+                         LTPProjection, PlasticityRule, StatefulRule, protocols, simulate)
 
 QUICK = os.environ.get("LTP_TUTORIAL_QUICK") == "1"
 
@@ -316,3 +322,142 @@ assert np.all(np.diff(onset) >= 0) and onset[-1] > onset[0]
 # widens the LTD band below it — the sliding threshold of the BCM theory, here a parameter.
 # The same function could be differentiated instead of swept: every state supports
 # `jax.grad` (see `tests/test_projection.py`).
+
+# %% [markdown]
+# ## 4. The package's protocols onto a stock neuron, stock receptors as the presynaptic side
+#
+# `protocols.stdp` takes `neuron=`, a function that makes the postsynaptic cell: here a stock
+# `LIFRef` with the passive membrane of `LTPNeuron` and a 4 ms refractory period. Its latency to
+# the current pulse is measured by simulation, and the attached `Dendrite` gives its spikes the
+# same back-propagation and calcium as an `LTPNeuron`'s.
+
+# %%
+def stock_lif_ref(n):
+    return brainpy.state.LIFRef(n, R=0.1 * u.Gohm, tau=20 * u.ms, tau_ref=4 * u.ms,
+                                V_th=-50 * u.mV, V_reset=-65 * u.mV, V_rest=-65 * u.mV,
+                                V_initializer=braintools.init.Constant(-65 * u.mV))
+
+
+stock = protocols.stdp([10, -10] * u.ms, neuron=stock_lif_ref)
+own = protocols.stdp([10, -10] * u.ms)
+print(f"60 pairs at 1 Hz, +10 / -10 ms: stock LIFRef {100 * stock.weight_change[0]:+.1f} / "
+      f"{100 * stock.weight_change[1]:+.1f} %, LTPNeuron {100 * own.weight_change[0]:+.1f} / "
+      f"{100 * own.weight_change[1]:+.1f} %")
+assert stock.weight_change[0] >= 0.10 and stock.weight_change[1] < 0
+
+# %% [markdown]
+# A model that already has `BioNMDA` and `AMPA` receptors keeps them: the projection reads
+# their open fractions (their `g` carries mS, as brainpy.state defines it) and advances them.
+
+# %%
+nmda, ampa, cell = brainpy.state.BioNMDA(4), brainpy.state.AMPA(4), LTPNeuron(1)
+stock_proj = LTPProjection(nmda, cell, ampa=ampa)
+brainstate.nn.init_all_states([cell, stock_proj])
+cell.clamp(0 * u.mV)
+train = pulse_train(20, 200.0, n_axons=4)
+w_stock = simulate.run(lambda s: (stock_proj.update(s), cell(), stock_proj.w.value.mean())[-1],
+                       train.shape[0], train)
+print(f"pairing at 0 mV through stock BioNMDA + AMPA: w {float(w_stock[-1] / u.nS):.3f} nS")
+assert float(w_stock[-1] / u.nS) > 0.55
+
+# %% [markdown]
+# ## 5. Sparse connectivity
+#
+# `conn` takes a probability, a boolean mask or `FixedInDegree(k)`; `sparse=True` stores $w$
+# and the spine calcium only for the synapses that exist, listed per postsynaptic neuron.
+# `weight_matrix()` returns the usual $(n_{pre}, n_{post})$ matrix either way, and both storages
+# give the same numbers (in float64 to 1e-10; `tests/test_drop_in.py`).
+
+# %%
+n = 400 if QUICK else 2000
+mask = np.random.default_rng(0).random((n, n)) < 0.05
+drive = (jax.random.uniform(jax.random.PRNGKey(1), (2000, n)) < 0.002)
+results = {}
+for sparse in (False, True):
+    post = LTPNeuron(n)
+    proj = LTPProjection(GlutamateSynapse(n), post, conn=mask, sparse=sparse, current_scale=0.5)
+    brainstate.nn.init_all_states([post, proj])
+    post.clamp(-30 * u.mV)
+    simulate.run(lambda s: (proj.update(s), post())[0], drive.shape[0], drive)
+    results[sparse] = np.asarray(proj.weight_matrix().to_decimal(u.nS))
+    print(f"sparse={sparse}: {int(np.prod(proj.w.value.shape)):,} stored entries for "
+          f"{proj.layout.n_synapses:,} synapses")
+difference = np.abs(results[True] - results[False]).max()
+print(f"largest difference dense vs sparse (float32): {difference:.1e} nS")
+assert difference < 1e-5 and np.abs(results[True] - 0.5 * mask).max() > 1e-3
+fixed = LTPProjection(GlutamateSynapse(n), LTPNeuron(n), conn=FixedInDegree(20), sparse=True)
+assert (fixed.mask.sum(axis=0) == 20).all()
+
+# %% [markdown]
+# ## 6. Learned weights survive a reset
+#
+# `brainstate.nn.reset_all_states` resets activity — gating, calcium, membrane, the rule's
+# traces — and keeps the AMPA conductances, as a stock `Linear` keeps its weights;
+# `reset_weights()` restores the initial ones.
+
+# %%
+learned = np.asarray(proj.w.value.to_decimal(u.nS)).copy()
+brainstate.nn.reset_all_states([post, proj])
+assert np.array_equal(np.asarray(proj.w.value.to_decimal(u.nS)), learned)
+assert float(u.math.max(proj.ca.value) / u.uM) == 0.0
+proj.reset_weights()
+assert np.allclose(np.asarray(proj.weight_matrix().to_decimal(u.nS)), 0.5 * mask)
+
+# %% [markdown]
+# ## 7. A rule of your own, with its own state
+#
+# A rule is a module with bounds `w_min`, `w_max` and `update(w, signals)`; `signals` carries
+# the plasticity calcium, the pre- and postsynaptic spikes, the potentials, `w0` and `dt`, and
+# `signals.layout` lifts per-neuron values to the synapses (dense or sparse alike). Deriving
+# from `StatefulRule` gives the rule the projection's layout, so `init_state` can size its
+# states. Here, a calcium-control rule whose potentiation threshold slides with the
+# postsynaptic rate (BCM-like metaplasticity): $\theta_p = \theta_0 + \beta\, r$, with $r$
+# the neuron's spike count low-pass filtered over $\tau_r$.
+
+# %%
+class SlidingThresholdRule(StatefulRule):
+    def __init__(self, theta_0=0.363 * u.uM, beta=0.05 * u.uM * u.second, tau_r=2.0 * u.second):
+        super().__init__()
+        self.theta_0, self.beta, self.tau_r = theta_0, beta, tau_r
+        self.w_min, self.w_max = 0.0 * u.nS, 1.0 * u.nS
+
+    def init_state(self, batch_size=None, **kwargs):
+        shape = ((batch_size,) if batch_size else ()) + (self.layout.n_post,)
+        self.rate = brainstate.HiddenState(jnp.zeros(shape) * u.Hz)
+
+    def reset_state(self, batch_size=None, **kwargs):
+        self.rate.value = u.math.zeros_like(self.rate.value)
+
+    def update(self, w, signals):
+        decay = u.math.exp(-signals.dt / self.tau_r)
+        self.rate.value = self.rate.value * decay + signals.post_spike / self.tau_r
+        theta_p = self.theta_0 + self.beta * self.rate.value
+        rule = CalciumControlRule(theta_p=u.math.maximum(theta_p, 0.3 * u.uM))
+        return rule.step(w, signals.calcium, signals.w0, signals.dt)
+
+
+def sliding_weight(beta):
+    """Mean w after 40 STDP pairs at +10 ms, 20 Hz, for a sliding strength beta (uM s)."""
+    rule = SlidingThresholdRule(beta=beta * u.uM * u.second)
+    neuron = LTPNeuron(1)
+    proj = LTPProjection(GlutamateSynapse(1), neuron, rule=rule)
+    brainstate.nn.init_all_states([neuron, proj])
+    period, n_steps = 500, 40 * 500 + 5000
+    i = jnp.arange(n_steps)
+    pre = (i % period == 0) & (i < 40 * period)
+    current = jnp.where((i % period >= 90) & (i % period < 95) & (i < 40 * period), 10.0, 0.0)
+    simulate.run(lambda s, I: (proj.update(s[None]), neuron(I[None] * u.nA))[0], n_steps,
+                 pre, current)
+    return proj.w.value.mean().to_decimal(u.nS)
+
+
+assert isinstance(SlidingThresholdRule(), PlasticityRule)
+betas = jnp.array([0.0, 0.005, 0.02])
+swept = np.asarray(jax.jit(jax.vmap(sliding_weight))(betas))   # one batched, compiled run
+slope = float(jax.grad(sliding_weight)(0.005))                   # and its derivative
+h = 1e-3
+fd = (float(sliding_weight(0.005 + h)) - float(sliding_weight(0.005 - h))) / (2 * h)
+print("final w (nS) for beta =", dict(zip(betas.tolist(), np.round(swept, 4).tolist())))
+print(f"dw/dbeta: jax.grad {slope:.4f}, finite difference {fd:.4f} nS/(uM s)")
+assert swept[0] > swept[1] > swept[2]        # a faster-sliding threshold potentiates less
+assert slope < 0 and abs(slope - fd) < 0.05 * abs(fd)
