@@ -145,3 +145,48 @@ def test_interface_and_errors():
         ClopathRule(voltage='axon')
     with pytest.raises(ParameterError, match="'A_LTP' must be"):
         ClopathRule(A_LTP=8e-5 / u.mV)
+
+
+def test_same_weights_as_the_equations_written_in_brian2():
+    """The rule's equations in Brian2 (numpy target), on the same presynaptic spikes and the same
+    postsynaptic potential: Brian2 integrates each step from its start and applies spikes after,
+    an O(dt) difference in timing."""
+    b2 = pytest.importorskip('brian2')
+    b2.prefs.codegen.target = 'numpy'
+    b2.start_scope()
+    rng = np.random.default_rng(2)
+    n = 8000
+    pre = (rng.random(n) < 0.01).astype(float)
+    t = np.arange(n) * DT
+    V = -62.0 + 8.0 * np.sin(t / 7.0) + np.where(rng.random(n) < 0.004, 50.0, 0.0)
+    V = np.convolve(V, np.ones(15) / 15, mode='same')
+    ours = _drive(ClopathRule(**VC), pre, V)[-1]
+
+    ms, mV = b2.ms, b2.mV
+    b2.defaultclock.dt = DT * ms
+    ns = dict(V_trace=b2.TimedArray(V * mV, dt=DT * ms), tau_minus=10 * ms, tau_plus=7 * ms,
+              tau_x=15 * ms, theta_minus=-70.6 * mV, theta_plus=-45.3 * mV,
+              A_LTD=14e-5 / mV, A_LTP=8e-5 / mV ** 2)
+    post = b2.NeuronGroup(1, '''u = V_trace(t) : volt
+                                du_minus/dt = (u - u_minus) / tau_minus : volt
+                                du_plus/dt = (u - u_plus) / tau_plus : volt''',
+                          method='exponential_euler', namespace=ns)
+    post.u_minus = post.u_plus = -70.6 * mV
+    source = b2.SpikeGeneratorGroup(1, np.zeros(int(pre.sum()), dtype=int),
+                                    np.flatnonzero(pre) * DT * ms, dt=DT * ms)
+    syn = b2.Synapses(source, post, '''
+        w : 1
+        dx_bar/dt = -x_bar / tau_x : 1 / second (clock-driven)
+        dw_ltp/dt = A_LTP * x_bar * clip(u_post - theta_plus, 0 * mV, inf * mV)
+                    * clip(u_plus_post - theta_minus, 0 * mV, inf * mV) : 1 (clock-driven)''',
+                      on_pre='''x_bar += 1 / tau_x
+                                ltd = A_LTD * clip(u_minus_post - theta_minus, 0 * mV, inf * mV)
+                                w = clip(w + w_ltp - ltd, 0, 2)
+                                w_ltp = 0''',
+                      method='euler', namespace=ns)
+    syn.connect()
+    syn.w = 1.0
+    b2.run(n * DT * ms, namespace=ns)
+    theirs = float(syn.w[0] + syn.w_ltp[0])
+    assert abs(ours - 1.0) > 1e-3
+    np.testing.assert_allclose(ours - 1.0, theirs - 1.0, rtol=0.01)
