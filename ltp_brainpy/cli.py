@@ -2,6 +2,7 @@
 
     ltp-brainpy list [--dir configs]
     ltp-brainpy run CONFIG [--out DIR] [--preset PRESET] [--set key=value ...]
+    ltp-brainpy sweep CONFIG --grid key=START:STOP:N [--grid ...] [--set ...] [--out DIR]
     ltp-brainpy fit DATA [--params a,b,...] [--fix key=value ...] [--out DIR]
 
 CONFIG is a TOML file or the name of one in ./configs; PRESET a preset.toml (as written by
@@ -66,6 +67,24 @@ def _run(args) -> int:
         print(format_targets(summary['targets']), end='')
     print(f"Wrote results.json, metadata.json, {len(summary['files'])} .npz and "
           f"{len(summary['figures'])} figure(s) to {out}/")
+    return 0
+
+
+def _sweep(args) -> int:
+    from .sweep import parse_axis, run_sweep
+
+    path = _resolve(args.config, args.dir)
+    axes = [parse_axis(spec) for spec in args.grid]
+    out = Path(args.out) if args.out else Path('results') / f'sweep_{path.stem}'
+    points = 1
+    for axis in axes:
+        points *= len(axis.numbers)
+    print(f'{path.stem}: {points} grid point(s) over {", ".join(a.name for a in axes)}, '
+          f'writing to {out}/')
+    summary = run_sweep(path, axes, out, args.set, preset=args.preset,
+                        command=['ltp-brainpy'] + sys.argv[1:])
+    print(f"Wrote sweep.csv ({summary['rows']} rows), {len(summary['figures'])} figure(s) and "
+          f"metadata.json to {out}/ in {summary['wall_time_s']:.0f} s")
     return 0
 
 
@@ -138,6 +157,15 @@ def main(argv=None) -> int:
                        help='override: theta_p="0.6 uM", dt="0.05 ms", run.0.n_pulses=100')
     p_run.add_argument('--preset', help='parameter preset: a preset.toml or a bundled name')
     p_run.add_argument('--dir', type=Path, default=CONFIG_DIR, help=argparse.SUPPRESS)
+    p_sweep = sub.add_parser('sweep', help='run a config over a grid of parameters')
+    p_sweep.add_argument('config', help='TOML file, or the name of one in --dir')
+    p_sweep.add_argument('--grid', action='append', default=[], metavar='KEY=START:STOP:N',
+                         help='an axis: theta_p="0.3 uM:0.6 uM:4", run.0.n_pairs=20,40,60')
+    p_sweep.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                         help='override applied at every point')
+    p_sweep.add_argument('--preset', help='parameter preset: a preset.toml or a bundled name')
+    p_sweep.add_argument('--out', help='output folder (default results/sweep_<config name>)')
+    p_sweep.add_argument('--dir', type=Path, default=CONFIG_DIR, help=argparse.SUPPRESS)
     p_fit = sub.add_parser('fit', help='fit model parameters to a data set')
     p_fit.add_argument('data', help='CSV file, or the name of a bundled data set')
     p_fit.add_argument('--params', help='free parameters, comma-separated (default: '
@@ -153,7 +181,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     commands = {'list': lambda: _list(args.dir), 'run': lambda: _run(args),
-                'fit': lambda: _fit(args)}
+                'sweep': lambda: _sweep(args), 'fit': lambda: _fit(args)}
     try:
         return commands[args.command]()
     except ParameterError as err:
