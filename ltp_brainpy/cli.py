@@ -1,11 +1,12 @@
 """``ltp-brainpy``: run experiment configs and fit the model to data.
 
-    ltp-brainpy list [--dir configs]
+    ltp-brainpy list [--dir DIR]
     ltp-brainpy run CONFIG [--out DIR] [--preset PRESET] [--set key=value ...]
     ltp-brainpy sweep CONFIG --grid key=START:STOP:N [--grid ...] [--set ...] [--out DIR]
     ltp-brainpy fit DATA [--params a,b,...] [--fix key=value ...] [--out DIR]
 
-CONFIG is a TOML file or the name of one in ./configs; PRESET a preset.toml (as written by
+CONFIG is a TOML file or the name of a bundled config (``ltp-brainpy list``; they live in the
+repository's configs/ and are installed with the package); PRESET a preset.toml (as written by
 ``fit``) or the name of a bundled preset; DATA a CSV file or the name of a bundled data set.
 Results go to DIR (default results/<name>). Bad input is reported in one line and exits with
 status 2, before anything is simulated or written.
@@ -13,29 +14,43 @@ status 2, before anything is simulated or written.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 from ._validate import ParameterError
 
-CONFIG_DIR = Path('configs')
+def _config_dir(directory) -> Path:
+    """``--dir``, or the configs installed with the package."""
+    return Path(directory) if directory is not None else Path(
+        str(resources.files('ltp_brainpy.configs')))
 
 
-def _resolve(config: str, directory: Path) -> Path:
+def _resolve(config: str, directory) -> Path:
     path = Path(config)
-    if path.suffix != '.toml' and not path.exists():
-        path = directory / f'{config}.toml'
+    if path.suffix == '.toml' or path.exists():
+        return path
+    folder = _config_dir(directory)
+    path = folder / f'{config}.toml'
+    if not path.is_file():
+        names = sorted(p.stem for p in folder.glob('*.toml'))
+        close = difflib.get_close_matches(config, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ''
+        raise ParameterError(f'config: no config named {config!r} in {folder} '
+                             f'(have: {", ".join(names)}){hint}')
     return path
 
 
-def _list(directory: Path) -> int:
+def _list(directory) -> int:
     from .config import bundled_presets
     from .datasets import bundled_datasets
 
-    paths = sorted(directory.glob('*.toml'))
+    folder = _config_dir(directory)
+    paths = sorted(folder.glob('*.toml'))
     if not paths:
-        print(f'error: no configs in {directory}', file=sys.stderr)
+        print(f'error: no configs in {folder}', file=sys.stderr)
         return 2
     for path in paths:
         title = tomllib.loads(path.read_text()).get('title', '')
@@ -149,14 +164,14 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='command', required=True)
     p_list = sub.add_parser('list', help='list the experiment configs')
-    p_list.add_argument('--dir', type=Path, default=CONFIG_DIR)
+    p_list.add_argument('--dir', type=Path, help='a folder of configs (default: the bundled ones)')
     p_run = sub.add_parser('run', help='run an experiment config')
     p_run.add_argument('config', help='TOML file, or the name of one in --dir')
     p_run.add_argument('--out', help='output folder (default results/<config name>)')
     p_run.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                        help='override: theta_p="0.6 uM", dt="0.05 ms", run.0.n_pulses=100')
     p_run.add_argument('--preset', help='parameter preset: a preset.toml or a bundled name')
-    p_run.add_argument('--dir', type=Path, default=CONFIG_DIR, help=argparse.SUPPRESS)
+    p_run.add_argument('--dir', type=Path, help=argparse.SUPPRESS)
     p_sweep = sub.add_parser('sweep', help='run a config over a grid of parameters')
     p_sweep.add_argument('config', help='TOML file, or the name of one in --dir')
     p_sweep.add_argument('--grid', action='append', default=[], metavar='KEY=START:STOP:N',
@@ -165,7 +180,7 @@ def main(argv=None) -> int:
                          help='override applied at every point')
     p_sweep.add_argument('--preset', help='parameter preset: a preset.toml or a bundled name')
     p_sweep.add_argument('--out', help='output folder (default results/sweep_<config name>)')
-    p_sweep.add_argument('--dir', type=Path, default=CONFIG_DIR, help=argparse.SUPPRESS)
+    p_sweep.add_argument('--dir', type=Path, help=argparse.SUPPRESS)
     p_fit = sub.add_parser('fit', help='fit model parameters to a data set')
     p_fit.add_argument('data', help='CSV file, or the name of a bundled data set')
     p_fit.add_argument('--params', help='free parameters, comma-separated (default: '

@@ -140,3 +140,14 @@ def test_a_run_may_override_the_model_and_choose_its_own_rule(tmp_path):
                     '[run.model]\nrule = "triplet"\n')
     with pytest.raises(ParameterError, match=r"run\[0\].model: unknown parameter 'theta_p'"):
         load_config(path)
+
+
+def test_bundled_configs_are_found_from_any_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the installed ones are used
+    assert main(['list']) == 0
+    listed = capsys.readouterr().out
+    assert 'default' in listed and 'rules' in listed
+    assert main(['run', 'stpd', '--out', str(tmp_path / 'out')]) == 2
+    err = capsys.readouterr().err
+    assert "no config named 'stpd'" in err and "did you mean 'stdp'?" in err
+    assert not (tmp_path / 'out').exists()

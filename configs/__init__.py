@@ -1,0 +1,1 @@
+"""The experiment configs (TOML), installed with the package."""
