@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import math
 import operator
 import re
 import tomllib
@@ -44,7 +45,8 @@ __all__ = ['Config', 'RunSpec', 'load_config', 'load_preset', 'bundled_presets',
 
 TOP_LEVEL = {'title', 'description', 'dt', 'seed', 'preset', 'model', 'run'}
 PRESET_KEYS = {'title', 'description', 'source', 'model'}
-_QUANTITY = re.compile(r'^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$')
+_QUANTITY = re.compile(r'^\s*([-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf|nan))\b\s*(.*?)\s*$',
+                       re.IGNORECASE)
 _OPS = {ast.Mult: operator.mul, ast.Div: operator.truediv, ast.Pow: operator.pow}
 _ALIASES = {'s': u.second, 'sec': u.second, 'min': u.minute, 'V': u.volt, 'A': u.amp,
             'S': u.siemens, 'F': u.farad, 'M': u.molar}
@@ -73,7 +75,15 @@ def _unit_of(expr: str, field: str):
         tree = ast.parse(text, mode='eval')
     except SyntaxError:
         raise ParameterError(f'{field}: cannot read the unit {expr!r}') from None
-    return ev(tree)
+    try:
+        unit = ev(tree)
+    except ParameterError:
+        raise
+    except (ArithmeticError, TypeError, ValueError):
+        raise ParameterError(f'{field}: cannot read the unit {expr!r}') from None
+    if not isinstance(unit, (u.Unit, u.Quantity)):
+        raise ParameterError(f'{field}: {expr!r} is not a unit')
+    return unit
 
 
 def parse_quantity(value, field: str):
@@ -96,6 +106,8 @@ def parse_quantity(value, field: str):
     if not match:
         return value
     number, unit = float(match.group(1)), match.group(2)
+    if math.isnan(number):
+        raise ParameterError(f'{field}: {value!r} is not a number')
     if not unit:
         raise ParameterError(f'{field}: {value!r} has no unit (write e.g. "{number} ms")')
     return number * _unit_of(unit, field)
@@ -182,6 +194,15 @@ def load_preset(source, base: Path | None = None) -> dict:
     return model
 
 
+def _label(label, where: str) -> str:
+    """A run label, which names its result files: a plain, non-empty file name."""
+    if (not isinstance(label, str) or not label.strip() or label.startswith('.')
+            or any(c in label for c in '/\\\0:')):
+        raise ParameterError(f'{where}.label: must be a non-empty name without /, \\, : or a '
+                             f'leading dot (it names the result files), got {label!r}')
+    return label
+
+
 def _table(value, where: str) -> dict:
     if not isinstance(value, dict):
         raise ParameterError(f'{where}: must be a table of model parameters, got {value!r}')
@@ -201,9 +222,20 @@ def _model(given: dict, where: str) -> dict:
         expected = defaults[owners[key]][key]
         value = parse_quantity(value, f'{where}.{key}')
         if isinstance(expected, u.Quantity):
-            value = quantity(where, key, value, expected.unit)
+            value = quantity(where, key, value, expected.unit, allow_inf=True)
         model[key] = value
+    _build_model(model, where)
     return model
+
+
+def _build_model(model: dict, where: str) -> None:
+    """Construct the model once, so that every value is checked by its component (ranges,
+    orderings such as theta_d < theta_p) before anything runs."""
+    from .pathway import Pathway
+    try:
+        Pathway(1, 1, **model)
+    except ParameterError as err:
+        raise ParameterError(f'{where}: {err}') from None
 
 
 def _build(raw: dict, name: str, base: Path | None = None) -> Config:
@@ -213,8 +245,11 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
     dt = quantity('config', 'dt', parse_quantity(raw.get('dt', str(DEFAULT_DT)), 'dt'), u.ms,
                   positive=True)
     seed = raw.get('seed', 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParameterError(f'seed: must be a non-negative integer, got {seed!r}')
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        raise ParameterError(f'seed: must be an integer in [0, 2**32), got {seed!r}')
+    for key in ('title', 'description'):
+        if key in raw and not isinstance(raw[key], str):
+            raise ParameterError(f'{key}: must be a string, got {raw[key]!r}')
 
     preset = load_preset(raw['preset'], base) if 'preset' in raw else {}
     base_model = {**preset, **_table(raw.get('model', {}), 'model')}
@@ -226,6 +261,8 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
     specs = []
     for index, run in enumerate(runs):
         where = f'run[{index}]'
+        if not isinstance(run, dict):
+            raise ParameterError(f'{where}: must be a [[run]] table, got {run!r}')
         protocol = run.get('protocol')
         if protocol not in PROTOCOLS:
             raise (unknown_key_error(f'{where}.protocol', str(protocol), PROTOCOLS)
@@ -243,8 +280,8 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
                                             parse_quantity(value, f'{where}.{key}'))
         for key in sorted(required_arguments(protocol) - set(arguments)):
             raise ParameterError(f'{where} ({protocol}): missing required parameter {key!r}')
-        specs.append(RunSpec(run.get('label', f'{protocol}_{index}'), protocol, arguments,
-                             run_model))
+        specs.append(RunSpec(_label(run.get('label', f'{protocol}_{index}'), where), protocol,
+                             arguments, run_model))
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         raise ParameterError(f'run: labels must be unique, got {labels}')
@@ -271,6 +308,10 @@ def apply_overrides(raw: dict, assignments) -> dict:
         path = key.split('.')
         if len(path) == 1 and key not in TOP_LEVEL:
             path = ['model', key]
+        if len(path) == 2 and path[0] == 'run' or path[0] in TOP_LEVEL - {'model', 'run'} \
+                and len(path) > 1:
+            raise ParameterError(f'--set {key}: set a key of a table (run.0.KEY=..., '
+                                 f'model.KEY=...), not a whole table or a plain setting')
         target = raw
         for i, part in enumerate(path[:-1]):
             if isinstance(target, list):
@@ -279,6 +320,8 @@ def apply_overrides(raw: dict, assignments) -> dict:
                 target = target[int(part)]
             else:
                 target = target.setdefault(part, {})
+                if not isinstance(target, (dict, list)):
+                    raise ParameterError(f'--set {key}: {part!r} is not a table')
         target[path[-1]] = value
     return raw
 

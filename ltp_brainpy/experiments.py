@@ -22,12 +22,13 @@ import numpy as np
 import saiunit as u
 
 from . import __version__
+from ._validate import ParameterError
 from .config import Config
 from .plotting import figure_for
 from .registry import PROTOCOLS, accepts
 from .targets import evaluate
 
-__all__ = ['run_protocols', 'run_experiment', 'package_versions']
+__all__ = ['run_protocols', 'run_experiment', 'package_versions', 'check_output_folder']
 
 DEPENDENCIES = ('brainpy', 'brainstate', 'braintools', 'saiunit', 'jax', 'jaxlib', 'numpy',
                 'matplotlib')
@@ -70,12 +71,34 @@ def _jsonable(value):
     return value
 
 
+def _file_mode() -> int:
+    """The mode a new file gets under the current umask (temporary files are created 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def check_output_folder(out_dir) -> Path:
+    """``out_dir`` as a Path, or :class:`ParameterError` if results could not be written there
+    (checked before anything is simulated)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f'--out: {out_dir} exists and is not a folder')
+    existing = out_dir
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(f'--out: cannot write in {existing}')
+    return out_dir
+
+
 def _atomic_write(path: Path, write) -> None:
     """Write via ``write(file_object_path)`` to a temporary file beside ``path``, then rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=path.suffix)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -96,9 +119,15 @@ def _write_json(path: Path, data) -> None:
     _atomic_write(path, write)
 
 
-def run_experiment(config: Config, out_dir, command=None, progress: bool = True) -> dict:
-    """Run ``config`` and write its results into ``out_dir``; returns the results summary."""
-    out_dir = Path(out_dir)
+def run_experiment(config: Config, out_dir, command=None, progress=None) -> dict:
+    """Run ``config`` and write its results into ``out_dir``; returns the results summary.
+
+    Progress bars are shown when ``progress`` is true, by default only on a terminal (a log
+    file does not fill with them).
+    """
+    out_dir = check_output_folder(out_dir)
+    if progress is None:
+        progress = sys.stderr.isatty()
     start = time.perf_counter()
     results = run_protocols(config, progress=progress)
     wall = time.perf_counter() - start

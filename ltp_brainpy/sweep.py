@@ -165,7 +165,8 @@ def _figures(axes, rows):
 
 def run_sweep(path, axes, out_dir, overrides=(), preset=None, command=None) -> dict:
     """Run the grid and write ``sweep.csv``, a figure per run and ``metadata.json``."""
-    from .experiments import _atomic_write, _write_json, package_versions, run_protocols
+    from .experiments import (_atomic_write, _write_json, check_output_folder, package_versions,
+                              run_protocols)
 
     if not axes:
         raise ParameterError('--grid: give at least one axis')
@@ -173,9 +174,7 @@ def run_sweep(path, axes, out_dir, overrides=(), preset=None, command=None) -> d
     if len(set(names)) != len(names):
         raise ParameterError(f'--grid: each axis once, got {names}')
     points = sweep_configs(path, axes, overrides, preset)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ParameterError(f'--out: {out_dir} exists and is not a folder')
+    out_dir = check_output_folder(out_dir)
     start = time.perf_counter()
     results = [run_protocols(config) for _, config in points]
     wall = time.perf_counter() - start

@@ -151,3 +151,43 @@ def test_bundled_configs_are_found_from_any_folder(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "no config named 'stpd'" in err and "did you mean 'stdp'?" in err
     assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('assignment, message', [
+    ('dt="0.1 ms/0"', "dt: cannot read the unit 'ms/0'"),
+    ('seed=4294967296', 'seed: must be an integer in [0, 2**32)'),
+    ('run.0.label=""', 'run[0].label: must be a non-empty name'),
+    ('run.0.label="sub/stdp"', 'run[0].label: must be a non-empty name'),
+    ('run.0.label="../escaped"', 'run[0].label: must be a non-empty name'),
+    ('run.0.label=7', 'run[0].label: must be a non-empty name'),
+    ('title=5', 'title: must be a string'),
+    ('run.0.frequency="nan Hz"', "'nan Hz' is not a number"),
+    ('run.0.frequency="inf Hz"', "'frequency' must be finite"),
+    ('run.0=5', '--set run.0: set a key of a table'),
+    ('title.x=1', '--set title.x: set a key of a table'),
+    ('theta_d="0.5 uM"', 'model: CalciumControlRule: theta_d must be below theta_p'),
+])
+def test_bad_input_is_one_line_exit_2_and_touches_nothing(tmp_path, capsys, assignment, message):
+    out = tmp_path / 'out'
+    assert main(['run', str(CONFIGS / 'stdp.toml'), '--out', str(out), '--set', assignment]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count('\n') == 1
+    assert not out.exists()
+
+
+def test_results_follow_the_umask_and_a_file_as_out_is_refused_before_running(tmp_path, capsys):
+    import os
+    target = tmp_path / 'a_file'
+    target.write_text('keep me')
+    assert main(['run', str(CONFIGS / 'stdp.toml'), '--out', str(target)]) == 2
+    assert 'exists and is not a folder' in capsys.readouterr().err
+    assert target.read_text() == 'keep me'
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / 'out'
+        assert main(['run', str(CONFIGS / 'stdp.toml'), '--out', str(out),
+                     '--set', 'run.0.n_pairs=2', '--set', 'tau_w="inf ms"']) == 0
+    finally:
+        os.umask(old)
+    assert (out / 'results.json').stat().st_mode & 0o777 == 0o644
+    assert 'Running for' not in capsys.readouterr().err  # no progress bars off a terminal
