@@ -67,17 +67,27 @@ def _conditions(owner, name, values, unit, **checks):
     return values
 
 
+#: Largest count (pulses, pairs, trains, inputs) a protocol accepts: beyond it a run would not
+#: fit in memory or finish.
+MAX_COUNT = 1_000_000
+
+
 def _count(owner, name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ParameterError(f'{owner}: parameter {name!r} must be an integer >= {minimum}, '
-                             f'got {value!r}')
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not minimum <= value <= MAX_COUNT:
+        raise ParameterError(f'{owner}: parameter {name!r} must be an integer in '
+                             f'[{minimum}, {MAX_COUNT:,}], got {value!r}')
     return int(value)
 
 
 def _steps(owner, name, value, dt):
+    """A duration (or a period, given as 1/frequency) in whole steps of ``dt``; at least one."""
     value = quantity(owner, name, value, u.ms, positive=True)
-    n = value / dt
-    return np.asarray(np.round(np.asarray(u.maybe_decimal(n))), dtype=np.int64)
+    n = np.asarray(np.round(np.asarray(u.maybe_decimal(value / dt))), dtype=np.int64)
+    if (n < 1).any():
+        raise ParameterError(f'{owner}: parameter {name!r} must amount to at least one step of '
+                             f'dt = {dt} (a frequency at most 1/dt), got {value}')
+    return n
 
 
 def _interval(pbar: bool, n_blocks: int):

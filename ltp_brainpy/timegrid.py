@@ -116,6 +116,10 @@ def event_grid(n_steps: int, events, marks=(), fine: int = DEFAULT_FINE,
     return TimeGrid(np.asarray(starts, np.int32), np.asarray(sizes, np.int32), n_steps)
 
 
+#: Largest (lane x iteration) grid a protocol may plan: 400 MB of step indices, hours of running.
+MAX_ITERATIONS = 50_000_000
+
+
 def pad_grids(grids, max_steps: int = DEFAULT_MAX_STEPS):
     """Stack grids of different lengths into (lane, iteration) arrays.
 
@@ -124,6 +128,9 @@ def pad_grids(grids, max_steps: int = DEFAULT_MAX_STEPS):
     Returns ``(starts, sizes)``.
     """
     length = max(len(g) for g in grids)
+    if length * len(grids) > MAX_ITERATIONS:
+        raise ParameterError(f'time grid: {length * len(grids):,} iterations (lanes x steps) exceed '
+                             f'{MAX_ITERATIONS:,}; shorten the protocol or split its conditions')
     starts = np.empty((len(grids), length), np.int64)
     sizes = np.full((len(grids), length), max_steps, np.int32)
     for lane, g in enumerate(grids):

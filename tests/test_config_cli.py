@@ -54,7 +54,7 @@ def test_overrides():
     ('theta_p=0.6', "model.theta_p: 0.6 has no unit|'theta_p' must be a quantity"),
     ('theta_p="0.6 mV"', "'theta_p' must be in uM"),
     ('run.0.frequency="0 Hz"', "'frequency' must be > 0"),
-    ('run.0.n_pulses=-3', "'n_pulses' must be an integer >= 1"),
+    ('run.0.n_pulses=-3', r"'n_pulses' must be an integer in \[1, 1,000,000\]"),
     ('dt="0.5 ms"', 'dt: 0.5 ms is too large for the fastest time constant'),
     ('dt="-0.1 ms"', "'dt' must be > 0"),
 ])
@@ -191,3 +191,15 @@ def test_results_follow_the_umask_and_a_file_as_out_is_refused_before_running(tm
         os.umask(old)
     assert (out / 'results.json').stat().st_mode & 0o777 == 0o644
     assert 'Running for' not in capsys.readouterr().err  # no progress bars off a terminal
+
+
+@pytest.mark.parametrize('config, assignment, message', [
+    ('frequency', 'run.0.frequencies=["30000 Hz"]', "'frequencies' must amount to at least one"),
+    ('frequency', 'run.0.n_pulses=99999999999999999999', "'n_pulses' must be an integer in"),
+    ('stdp', 'run.0.n_pairs=1000000000', "'n_pairs' must be an integer in"),
+])
+def test_absurd_sizes_are_refused_in_one_line(tmp_path, capsys, config, assignment, message):
+    out = tmp_path / 'out'
+    assert main(['run', str(CONFIGS / f'{config}.toml'), '--out', str(out),
+                 '--set', assignment]) == 2
+    assert message in capsys.readouterr().err
