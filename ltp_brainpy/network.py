@@ -8,6 +8,7 @@ evaluation presents them with plasticity off, all patterns in one batched compil
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -222,31 +223,63 @@ class LayeredNetwork(brainstate.nn.Module):
         """AMPA conductance matrices (nS) by projection name."""
         return {name: p.w.value for name, p in self.projections.items()}
 
-    def set_weights(self, weights: dict):
-        """Set AMPA conductance matrices (Quantity[nS] or arrays in nS) by projection name."""
+    def _checked_weights(self, weights: dict) -> dict:
+        """Validated AMPA conductance matrices (every one, before any is set)."""
+        owner = type(self).__name__
+        checked = {}
         for name, w in weights.items():
             if name not in self.projections:
-                raise ParameterError(f'{type(self).__name__}: no projection {name!r}; '
+                raise ParameterError(f'{owner}: no projection {name!r}; '
                                      f'have {sorted(self.projections)}')
             proj = self.projections[name]
-            w = w if isinstance(w, u.Quantity) else u.Quantity(np.asarray(w), unit=u.nS)
+            w = w if isinstance(w, u.Quantity) else u.Quantity(np.asarray(w, dtype=float),
+                                                               unit=u.nS)
             if tuple(w.shape) != tuple(proj.w.value.shape):
-                raise ParameterError(f'{type(self).__name__}: weights {name!r} have shape '
+                raise ParameterError(f'{owner}: weights {name!r} have shape '
                                      f'{tuple(w.shape)}, expected {tuple(proj.w.value.shape)}')
-            proj.w.value = quantity(type(self).__name__, name, w, u.nS, nonnegative=True)
+            w = quantity(owner, name, w, u.nS, nonnegative=True)
+            low, high = proj.rule.w_min, proj.rule.w_max
+            if bool(u.math.any(w < low)) or bool(u.math.any(w > high)):
+                raise ParameterError(f'{owner}: weights {name!r} must lie within the rule '
+                                     f'bounds [{low}, {high}]')
+            checked[name] = w
+        return checked
+
+    def set_weights(self, weights: dict):
+        """Set AMPA conductance matrices (Quantity[nS] or arrays in nS) by projection name;
+        all are checked (names, shapes, units, the rule's bounds) before any is set."""
+        self._assign_weights(self._checked_weights(weights))
+
+    def _assign_weights(self, weights: dict):
+        for name, w in weights.items():
+            self.projections[name].w.value = w
 
     def save_weights(self, path):
         """Write the AMPA conductances (in nS) to an ``.npz`` file."""
         path = Path(path)
+        if path.is_dir():
+            raise ParameterError(f'{type(self).__name__}: {path} is a folder, not a file')
         tmp = path.with_name(f'.{path.name}.tmp.npz')
-        np.savez(tmp, **{name: np.asarray(w.to_decimal(u.nS))
-                         for name, w in self.weights().items()})
-        tmp.replace(path)
+        try:
+            np.savez(tmp, **{name: np.asarray(w.to_decimal(u.nS))
+                             for name, w in self.weights().items()})
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def load_weights(self, path):
-        """Read AMPA conductances written by :meth:`save_weights`."""
-        with np.load(path) as data:
-            self.set_weights({name: data[name] * u.nS for name in data.files})
+        """Read AMPA conductances written by :meth:`save_weights` (all checked before any
+        is set)."""
+        try:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError('not an .npz archive of named matrices')
+            with data:
+                weights = {name: data[name] * u.nS for name in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise ParameterError(f'{type(self).__name__}: cannot read weights from {path}: '
+                                 f'{err}') from None
+        self.set_weights(weights)
 
     def reset_activity(self):
         """Reset every state but the AMPA conductances (between presentations)."""
@@ -350,7 +383,7 @@ class LayeredNetwork(brainstate.nn.Module):
 
         def one(pattern, key):
             net = LayeredNetwork(**self.settings)
-            net.set_weights(weights)
+            net._assign_weights(weights)  # this network's own, valid weights
             net.set_plastic(False)
             return net._present(pattern, key, n_steps, traces)
 

@@ -114,3 +114,22 @@ def test_layered_network_takes_a_rule_by_name_one_instance_per_projection():
     net.reset_weights()
     for k, w in net.weights().items():
         np.testing.assert_array_equal(np.asarray(w.to_decimal(u.nS)), before[k])
+
+
+def test_weight_files_are_checked_whole_before_anything_is_set(tmp_path):
+    net = LayeredNetwork([3, 2], seed=0)
+    before = {k: np.asarray(w.to_decimal(u.nS)).copy() for k, w in net.weights().items()}
+    (tmp_path / 'empty.npz').write_bytes(b'')
+    (tmp_path / 'text.npz').write_text('hello')
+    np.save(tmp_path / 'array.npy', np.zeros(3))
+    for name in ('empty.npz', 'text.npz', 'array.npy', 'missing.npz'):
+        with pytest.raises(ParameterError, match='cannot read weights'):
+            net.load_weights(tmp_path / name)
+    good, bad = sorted(before)
+    with pytest.raises(ParameterError, match=f"weights '{bad}' must lie within the rule bounds"):
+        net.set_weights({good: before[good] * 0.5, bad: before[bad] * 10})
+    for k, w in net.weights().items():  # the valid first matrix was not set either
+        np.testing.assert_array_equal(np.asarray(w.to_decimal(u.nS)), before[k])
+    with pytest.raises(ParameterError, match='is a folder, not a file'):
+        net.save_weights(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['array.npy', 'empty.npz', 'text.npz']
