@@ -8,6 +8,7 @@ evaluation presents them with plasticity off, all patterns in one batched compil
 from __future__ import annotations
 
 import dataclasses
+import os
 import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
@@ -29,6 +30,21 @@ from .projection import LTPProjection
 __all__ = ['LayeredNetwork', 'LateralInhibition', 'NetworkRecord']
 
 INPUT_MODES = ('poisson', 'current')
+
+
+def _check_memory(owner: str, sizes, feedback: bool) -> None:
+    """Refuse layer sizes whose dense synapse matrices (w and Ca, float32; both directions with
+    feedback) would not fit in this machine's memory."""
+    pairs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * (2 if feedback else 1)
+    needed = pairs * 2 * 4
+    try:
+        available = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (ValueError, OSError, AttributeError):
+        return
+    if needed > available:
+        raise ParameterError(f'{owner}: parameter {"layer_sizes"!r}: {list(sizes)} needs '
+                             f'{needed / 2 ** 30:,.1f} GiB for its synapse matrices, more than '
+                             f'the {available / 2 ** 30:,.1f} GiB of this machine')
 
 
 class LateralInhibition(brainstate.nn.Module):
@@ -182,6 +198,7 @@ class LayeredNetwork(brainstate.nn.Module):
                              lateral_inhibition=lateral_inhibition, input_mode=input_mode,
                              max_rate=max_rate, input_current=input_current, fan_in=fan_in,
                              w_spread=w_spread, conn=conn, seed=seed, dt=dt, **params)
+        _check_memory(owner, sizes, feedback)
         self.sizes, self.input_mode, self.seed = sizes, input_mode, int(seed)
         self.dt = quantity(owner, 'dt', dt, u.ms, positive=True)
         self.max_rate = quantity(owner, 'max_rate', max_rate, u.Hz, nonnegative=True)

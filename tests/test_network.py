@@ -133,3 +133,9 @@ def test_weight_files_are_checked_whole_before_anything_is_set(tmp_path):
     with pytest.raises(ParameterError, match='is a folder, not a file'):
         net.save_weights(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['array.npy', 'empty.npz', 'text.npz']
+
+
+def test_layer_sizes_beyond_memory_are_refused_before_allocating():
+    with pytest.raises(ParameterError, match=r"'layer_sizes': \[1000000, 1000000\] needs "
+                                             r"14,901.2 GiB"):
+        LayeredNetwork([1_000_000, 1_000_000])
