@@ -8,8 +8,9 @@
 CONFIG is a TOML file or the name of a bundled config (``ltp-brainpy list``; they live in the
 repository's configs/ and are installed with the package); PRESET a preset.toml (as written by
 ``fit``) or the name of a bundled preset; DATA a CSV file or the name of a bundled data set.
-Results go to DIR (default results/<name>). Bad input is reported in one line and exits with
-status 2, before anything is simulated or written.
+Results go to DIR (default results/<name>), which they replace as a whole (or not at all, if the
+run fails or is killed). Bad input, or a DIR in use by another run, is reported in one line and
+exits with status 2, before anything is simulated or written.
 """
 from __future__ import annotations
 
@@ -125,6 +126,7 @@ def _assignments(items, where) -> dict:
 def _fit(args) -> int:
     from .config import load_preset
     from .datasets import load_dataset
+    from .experiments import check_output_folder, output_lock
     from .fit import fit, free_parameter_names
     from .fit_outputs import write_fit
 
@@ -136,16 +138,17 @@ def _fit(args) -> int:
     fixed = {k: v for k, v in preset.items() if k not in free}
     fixed.update(_assignments(args.fix, '--fix'))
     out = Path(args.out) if args.out else Path('results') / f'fit_{dataset.name}'
-    if out.exists() and not out.is_dir():
-        raise ParameterError(f'--out: {out} exists and is not a folder')
+    check_output_folder(out)
     settings = dict(params=free, fix={k: str(v) for k, v in fixed.items()},
                     start={k: str(v) for k, v in start.items()}, n_starts=args.starts,
                     iterations=args.iterations, polish=args.polish, seed=args.seed)
-    result = fit(dataset, free, fix=fixed, start=start, n_starts=args.starts,
-                 iterations=args.iterations, polish=args.polish, seed=args.seed, progress=True)
-    summary = write_fit(result, dataset, out, settings,
-                        command=['ltp-brainpy'] + (sys.argv[1:] if args.argv is None
-                                                   else args.argv))
+    with output_lock(out):  # from before fitting until the results replace the folder
+        result = fit(dataset, free, fix=fixed, start=start, n_starts=args.starts,
+                     iterations=args.iterations, polish=args.polish, seed=args.seed,
+                     progress=True)
+        summary = write_fit(result, dataset, out, settings,
+                            command=['ltp-brainpy'] + (sys.argv[1:] if args.argv is None
+                                                       else args.argv))
     for name, value in summary['parameters'].items():
         print(f"  {name:12s} = {value:>18s}  +- {summary['uncertainty'][name]}")
     for row in summary['rows']:

@@ -1,7 +1,9 @@
 """Write a fit's results: fit.json, the figures, preset.toml, the data and metadata.json.
 
-Every file is written under a temporary name and renamed into place (as ``ltp-brainpy run``
-does), so an interrupted fit never leaves a half-written file behind.
+As with ``ltp-brainpy run``, the files replace the output folder as a whole or not at all
+(:func:`ltp_brainpy.experiments.replace_folder`): an interrupted fit leaves the previous result
+set complete, and a folder in use by another run is refused. The command line holds the folder's
+lock from before fitting (:func:`ltp_brainpy.experiments.output_lock`).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import time
 from pathlib import Path
 
 from .datasets import Dataset
-from .experiments import _atomic_write, _write_json, package_versions
+from .experiments import _atomic_write, _write_json, package_versions, replace_folder
 from .fit import FitResult
 from .plotting import convergence_figure, fit_figure
 
@@ -40,20 +42,20 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def write_fit(result: FitResult, dataset: Dataset, out_dir, settings: dict, command=None) -> dict:
-    """Write the fit into ``out_dir``; returns its summary (what fit.json holds)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the fit into ``out_dir``, replacing what was there as a whole; returns its summary
+    (what fit.json holds)."""
     summary = result.summary()
-    _write_json(out_dir / 'fit.json', summary)
-    for name, fig in (('fit.png', fit_figure(summary)),
-                      ('convergence.png', convergence_figure(summary))):
-        _atomic_write(out_dir / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=110,
-                                                                         format='png'))
-    _write_text(out_dir / 'preset.toml', result.preset_toml())
-    _write_text(out_dir / 'data.csv', dataset_csv(dataset))
-    _write_json(out_dir / 'metadata.json', {
-        'dataset': dataset.name, 'settings': settings, 'command': command or sys.argv,
-        'versions': package_versions(), 'platform': platform.platform(),
-        'wall_time_s': result.wall_time_s, 'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
-    })
+    with replace_folder(out_dir) as folder:
+        _write_json(folder / 'fit.json', summary)
+        for name, fig in (('fit.png', fit_figure(summary)),
+                          ('convergence.png', convergence_figure(summary))):
+            _atomic_write(folder / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=110,
+                                                                          format='png'))
+        _write_text(folder / 'preset.toml', result.preset_toml())
+        _write_text(folder / 'data.csv', dataset_csv(dataset))
+        _write_json(folder / 'metadata.json', {
+            'dataset': dataset.name, 'settings': settings, 'command': command or sys.argv,
+            'versions': package_versions(), 'platform': platform.platform(),
+            'wall_time_s': result.wall_time_s, 'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+        })
     return summary

@@ -6,7 +6,9 @@ runs the config once per point of the Cartesian grid of its axes. An axis is any
 ``START:STOP:N`` (N evenly spaced values, in START's unit; integers stay integers) or a list
 ``a,b,c``. Every point is validated before the first simulation. Results: ``sweep.csv`` (one row
 per grid point, run and condition), a figure per run (weight change against one axis, or a heat
-map over two; none for three or more), and ``metadata.json``.
+map over two; none for three or more), and ``metadata.json``. They replace the output folder
+as a whole, or not at all, and a folder in use by another run is refused (see
+:func:`ltp_brainpy.experiments.replace_folder`).
 """
 from __future__ import annotations
 
@@ -165,8 +167,8 @@ def _figures(axes, rows):
 
 def run_sweep(path, axes, out_dir, overrides=(), preset=None, command=None) -> dict:
     """Run the grid and write ``sweep.csv``, a figure per run and ``metadata.json``."""
-    from .experiments import (_atomic_write, _write_json, check_output_folder, package_versions,
-                              run_protocols)
+    from .experiments import (_atomic_write, _write_json, check_output_folder, output_lock,
+                              package_versions, replace_folder, run_protocols)
 
     if not axes:
         raise ParameterError('--grid: give at least one axis')
@@ -174,29 +176,31 @@ def run_sweep(path, axes, out_dir, overrides=(), preset=None, command=None) -> d
     if len(set(names)) != len(names):
         raise ParameterError(f'--grid: each axis once, got {names}')
     points = sweep_configs(path, axes, overrides, preset)
-    out_dir = check_output_folder(out_dir)
-    start = time.perf_counter()
-    results = [run_protocols(config) for _, config in points]
-    wall = time.perf_counter() - start
-    rows = _table(points, results)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=[*names, 'run', 'condition', 'condition_value',
-                                              'condition_unit', 'weight_change'])
-    writer.writeheader()
-    writer.writerows(rows)
-    _atomic_write(out_dir / 'sweep.csv', lambda tmp: Path(tmp).write_text(text.getvalue()))
-    figures = []
-    for run, fig in (_figures(axes, rows) if len(axes) <= 2 else {}).items():
-        name = f'sweep_{run.replace("/", "_").replace(" ", "_")}.png'
-        _atomic_write(out_dir / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=110,
-                                                                        format='png'))
-        figures.append(name)
     config: Config = load_config(path, overrides, preset=preset)  # the grid's base
-    _write_json(out_dir / 'metadata.json', {
-        'config_name': config.name, 'axes': [dataclasses.asdict(axis) for axis in axes],
-        'overrides': list(overrides), 'n_points': len(points), 'seed': config.seed,
-        'command': command or sys.argv, 'versions': package_versions(), 'wall_time_s': wall,
-        'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z'), 'config': config.raw,
-    })
+    out_dir = check_output_folder(out_dir)
+    with output_lock(out_dir):  # held from before the first simulation until the swap
+        start = time.perf_counter()
+        results = [run_protocols(config) for _, config in points]
+        wall = time.perf_counter() - start
+        rows = _table(points, results)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=[*names, 'run', 'condition', 'condition_value',
+                                                  'condition_unit', 'weight_change'])
+        writer.writeheader()
+        writer.writerows(rows)
+        figures = []
+        with replace_folder(out_dir) as folder:  # the whole result set, or nothing
+            _atomic_write(folder / 'sweep.csv', lambda tmp: Path(tmp).write_text(text.getvalue()))
+            for run, fig in (_figures(axes, rows) if len(axes) <= 2 else {}).items():
+                name = f'sweep_{run.replace("/", "_").replace(" ", "_")}.png'
+                _atomic_write(folder / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=110,
+                                                                               format='png'))
+                figures.append(name)
+            _write_json(folder / 'metadata.json', {
+                'config_name': config.name, 'axes': [dataclasses.asdict(axis) for axis in axes],
+                'overrides': list(overrides), 'n_points': len(points), 'seed': config.seed,
+                'command': command or sys.argv, 'versions': package_versions(),
+                'wall_time_s': wall, 'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+                'config': config.raw,
+            })
     return dict(points=len(points), rows=len(rows), figures=figures, wall_time_s=wall)
