@@ -17,6 +17,9 @@ import saiunit as u
 __all__ = ['ParameterError', 'quantity', 'require', 'keyword_names', 'unknown_key_error']
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 class ParameterError(ValueError):
     """A parameter has the wrong unit, is a bare number, or has a non-physical value."""
 
@@ -72,6 +75,10 @@ def quantity(owner: str, name: str, value, unit: u.Unit, *,
         raise ParameterError(f'{where} must not be NaN, got {value}')
     if not allow_inf and np.isinf(x).any():
         raise ParameterError(f'{where} must be finite, got {value}')
+    huge = np.abs(np.where(np.isfinite(x), x, 0.0))
+    if (huge > _FLOAT32_MAX).any():
+        raise ParameterError(f'{where} must lie within the float32 range of the simulations '
+                             f'(|x| <= {_FLOAT32_MAX:.3g} {unit}), got {huge.max():g} {unit}')
     if positive and (x <= 0).any():
         raise ParameterError(f'{where} must be > 0, got {value}')
     if nonnegative and (x < 0).any():

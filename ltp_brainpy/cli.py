@@ -10,7 +10,10 @@ repository's configs/ and are installed with the package); PRESET a preset.toml 
 ``fit``) or the name of a bundled preset; DATA a CSV file or the name of a bundled data set.
 Results go to DIR (default results/<name>), which they replace as a whole (or not at all, if the
 run fails or is killed). Bad input, or a DIR in use by another run, is reported in one line and
-exits with status 2, before anything is simulated or written.
+exits with status 2, before anything is simulated or written. An internal error (not the
+input's fault) is reported in one line and exits with status 1; --debug shows its traceback
+(``main(argv)`` called from Python with an argument list raises it instead). --quiet leaves
+out the progress bars and the per-run printout.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import argparse
 import difflib
 import sys
 import tomllib
+import traceback
 from importlib import resources
 from pathlib import Path
 
@@ -25,6 +29,9 @@ from ._validate import ParameterError
 
 def _config_dir(directory) -> Path:
     """``--dir``, or the configs installed with the package."""
+    if directory is not None and not Path(directory).is_dir():
+        raise ParameterError(f'--dir: expected a folder of configs, got {str(directory)!r} '
+                             f'({"not a folder" if Path(directory).exists() else "no such folder"})')
     return Path(directory) if directory is not None else Path(
         str(resources.files('ltp_brainpy.configs')))
 
@@ -51,11 +58,18 @@ def _list(directory) -> int:
     folder = _config_dir(directory)
     paths = sorted(folder.glob('*.toml'))
     if not paths:
-        print(f'error: no configs in {folder}', file=sys.stderr)
-        return 2
+        raise ParameterError(f'--dir: expected a folder holding configs (*.toml), got {folder} '
+                             f'with none')
+    titles = {}
     for path in paths:
-        title = tomllib.loads(path.read_text()).get('title', '')
-        print(f'{path.stem:12s} {title}')
+        try:
+            title = tomllib.loads(path.read_text(encoding='utf-8')).get('title', '')
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ParameterError(f'config: {path}: expected a UTF-8 TOML file, got '
+                                 f'{str(err).splitlines()[0]}') from None
+        titles[path.stem] = title
+    for stem, title in titles.items():
+        print(f'{stem:12s} {title}')
     print(f"presets:  {', '.join(bundled_presets())}")
     print(f"datasets: {', '.join(bundled_datasets())}")
     return 0
@@ -63,27 +77,34 @@ def _list(directory) -> int:
 
 def _run(args) -> int:
     from .config import load_config  # heavy imports only when running
-    from .experiments import format_targets, run_experiment
+    from .experiments import check_output_folder, format_targets, run_experiment
 
     path = _resolve(args.config, args.dir)
     config = load_config(path, args.set, preset=args.preset)
-    out = Path(args.out) if args.out else Path('results') / config.name
-    print(f'{config.title}: {len(config.runs)} run(s), dt = {config.dt}, writing to {out}/')
-    summary = run_experiment(config, out, command=['ltp-brainpy'] + sys.argv[1:])
+    out = check_output_folder(Path(args.out) if args.out else Path('results') / config.name)
+    say = _printer(args)
+    say(f'{config.title}: {len(config.runs)} run(s), dt = {config.dt}, writing to {out}/')
+    summary = run_experiment(config, out, command=['ltp-brainpy'] + sys.argv[1:],
+                             progress=False if args.quiet else None)
     for label, run in summary['runs'].items():
         if run['weight_change'] is not None:
             changes = ', '.join(f'{100 * c:+.1f} %' for c in run['weight_change'])
-            print(f'  {label:12s} weight change: {changes}')
+            say(f'  {label:12s} weight change: {changes}')
         for key, value in run.items():
             if key not in ('protocol', 'conditions', 'weight_change') and isinstance(
                     value, (int, float)):
-                print(f'  {label:12s} {key}: {value:.3f}')
+                say(f'  {label:12s} {key}: {value:.3f}')
     if summary['targets']:
-        print('Targets:')
-        print(format_targets(summary['targets']), end='')
+        say('Targets:')
+        say(format_targets(summary['targets']), end='')
     print(f"Wrote results.json, metadata.json, {len(summary['files'])} .npz and "
           f"{len(summary['figures'])} figure(s) to {out}/")
     return 0
+
+
+def _printer(args):
+    """``print``, or nothing under ``--quiet``."""
+    return (lambda *a, **k: None) if args.quiet else print
 
 
 def _sweep(args) -> int:
@@ -91,12 +112,14 @@ def _sweep(args) -> int:
 
     path = _resolve(args.config, args.dir)
     axes = [parse_axis(spec) for spec in args.grid]
+    if not axes:
+        raise ParameterError('--grid: expected at least one axis KEY=START:STOP:N, got none')
     out = Path(args.out) if args.out else Path('results') / f'sweep_{path.stem}'
     points = 1
     for axis in axes:
         points *= len(axis.numbers)
-    print(f'{path.stem}: {points} grid point(s) over {", ".join(a.name for a in axes)}, '
-          f'writing to {out}/')
+    _printer(args)(f'{path.stem}: {points} grid point(s) over '
+                   f'{", ".join(a.name for a in axes)}, writing to {out}/')
     summary = run_sweep(path, axes, out, args.set, preset=args.preset,
                         command=['ltp-brainpy'] + sys.argv[1:])
     print(f"Wrote sweep.csv ({summary['rows']} rows), {len(summary['figures'])} figure(s) and "
@@ -131,12 +154,24 @@ def _fit(args) -> int:
     from .fit_outputs import write_fit
 
     dataset = load_dataset(args.data)
+    for flag, name, value, least in (('--starts', 'n_starts', args.starts, 1),
+                                     ('--iterations', 'iterations', args.iterations, 0),
+                                     ('--polish', 'polish', args.polish, 0)):
+        if value < least:  # the fit's own check, made before the output folder is taken
+            raise ParameterError(f'{flag}: parameter {name!r} must be an integer >= {least}, '
+                                 f'got {value}')
+    if not 0 <= args.seed < 2 ** 32:
+        raise ParameterError(f'--seed: expected an integer in [0, 2**32), got {args.seed}')
     free = free_parameter_names(args.params)
     preset = _assignments([f'{k}={v}' for k, v in load_preset(args.preset).items()]
                           if args.preset else [], 'preset')
     start = {k: v for k, v in preset.items() if k in free}  # a preset starts what is free
     fixed = {k: v for k, v in preset.items() if k not in free}
     fixed.update(_assignments(args.fix, '--fix'))
+    for name in free:
+        if name in _assignments(args.fix, '--fix'):
+            raise ParameterError(f'--fix {name}: expected a parameter that is not free '
+                                 f'(--params), got {name!r} in both')
     out = Path(args.out) if args.out else Path('results') / f'fit_{dataset.name}'
     check_output_folder(out)
     settings = dict(params=free, fix={k: str(v) for k, v in fixed.items()},
@@ -145,37 +180,61 @@ def _fit(args) -> int:
     with output_lock(out):  # from before fitting until the results replace the folder
         result = fit(dataset, free, fix=fixed, start=start, n_starts=args.starts,
                      iterations=args.iterations, polish=args.polish, seed=args.seed,
-                     progress=True)
+                     progress=not args.quiet)
         summary = write_fit(result, dataset, out, settings,
                             command=['ltp-brainpy'] + (sys.argv[1:] if args.argv is None
                                                        else args.argv))
+    say = _printer(args)
     for name, value in summary['parameters'].items():
-        print(f"  {name:12s} = {value:>18s}  +- {summary['uncertainty'][name]}")
+        say(f"  {name:12s} = {value:>18s}  +- {summary['uncertainty'][name]}")
     for row in summary['rows']:
-        print(f"  {row['id']:12s} data {100 * row['data']:+7.1f} %   model "
-              f"{100 * row['model']:+7.1f} %   ({row['residual']:+.2f} SEM)")
-    print(f"chi2 = {summary['chi2']:.3f}, reduced chi2 = {summary['reduced_chi2']:.3f}, "
-          f"{summary['rows_within_2_sem']}/{len(summary['rows'])} rows within 2 SEM, "
-          f"{summary['wall_time_s']:.0f} s")
+        say(f"  {row['id']:12s} data {100 * row['data']:+7.1f} %   model "
+            f"{100 * row['model']:+7.1f} %   ({row['residual']:+.2f} SEM)")
+    say(f"chi2 = {summary['chi2']:.3f}, reduced chi2 = {summary['reduced_chi2']:.3f}, "
+        f"{summary['rows_within_2_sem']}/{len(summary['rows'])} rows within 2 SEM, "
+        f"{summary['wall_time_s']:.0f} s")
     print(f'Wrote fit.json, fit.png, convergence.png, preset.toml, data.csv and '
           f'metadata.json to {out}/')
     return 0
 
 
+class _UsageError(Exception):
+    """A command line argparse cannot read (reported in one line, like any bad input)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(message)
+
+
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """``--debug`` and ``--quiet``, accepted before the command and after it (the
+    subcommands' copies have no defaults, so that they do not undo the top-level ones)."""
+    common = argparse.ArgumentParser(add_help=False)
+    default = False if defaults else argparse.SUPPRESS
+    common.add_argument('--debug', action='store_true', default=default,
+                        help='show the full traceback of an internal error')
+    common.add_argument('--quiet', action='store_true', default=default,
+                        help='no progress bars and no per-run printout')
+    return common
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='ltp-brainpy', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest='command', required=True)
-    p_list = sub.add_parser('list', help='list the experiment configs')
+    parser = _Parser(prog='ltp-brainpy', description=__doc__, parents=[_common(True)],
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True, parser_class=_Parser)
+    common = [_common(False)]
+    p_list = sub.add_parser('list', parents=common, help='list the experiment configs')
     p_list.add_argument('--dir', type=Path, help='a folder of configs (default: the bundled ones)')
-    p_run = sub.add_parser('run', help='run an experiment config')
+    p_run = sub.add_parser('run', parents=common, help='run an experiment config')
     p_run.add_argument('config', help='TOML file, or the name of one in --dir')
     p_run.add_argument('--out', help='output folder (default results/<config name>)')
     p_run.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                        help='override: theta_p="0.6 uM", dt="0.05 ms", run.0.n_pulses=100')
     p_run.add_argument('--preset', help='parameter preset: a preset.toml or a bundled name')
     p_run.add_argument('--dir', type=Path, help=argparse.SUPPRESS)
-    p_sweep = sub.add_parser('sweep', help='run a config over a grid of parameters')
+    p_sweep = sub.add_parser('sweep', parents=common,
+                             help='run a config over a grid of parameters')
     p_sweep.add_argument('config', help='TOML file, or the name of one in --dir')
     p_sweep.add_argument('--grid', action='append', default=[], metavar='KEY=START:STOP:N',
                          help='an axis: theta_p="0.3 uM:0.6 uM:4", run.0.n_pairs=20,40,60')
@@ -184,7 +243,7 @@ def main(argv=None) -> int:
     p_sweep.add_argument('--preset', help='parameter preset: a preset.toml or a bundled name')
     p_sweep.add_argument('--out', help='output folder (default results/sweep_<config name>)')
     p_sweep.add_argument('--dir', type=Path, help=argparse.SUPPRESS)
-    p_fit = sub.add_parser('fit', help='fit model parameters to a data set')
+    p_fit = sub.add_parser('fit', parents=common, help='fit model parameters to a data set')
     p_fit.add_argument('data', help='CSV file, or the name of a bundled data set')
     p_fit.add_argument('--params', help='free parameters, comma-separated (default: '
                        'theta_d,theta_p,gamma_p,gamma_d,tau_ca,tau_ca_post)')
@@ -196,15 +255,30 @@ def main(argv=None) -> int:
     p_fit.add_argument('--polish', type=int, default=40, help='L-BFGS steps per start')
     p_fit.add_argument('--seed', type=int, default=0, help='seed of the random starts')
     p_fit.add_argument('--out', help='output folder (default results/fit_<data name>)')
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     args.argv = argv
     commands = {'list': lambda: _list(args.dir), 'run': lambda: _run(args),
                 'sweep': lambda: _sweep(args), 'fit': lambda: _fit(args)}
     try:
         return commands[args.command]()
     except ParameterError as err:
-        print(f'error: {err}', file=sys.stderr)
+        print(f'error: {str(err).splitlines()[0] if str(err) else type(err).__name__}',
+              file=sys.stderr)
         return 2
+    except Exception as err:  # not the user's fault: one line, or the traceback with --debug
+        if argv is not None:  # called from Python: the caller gets the exception
+            raise
+        if args.debug:
+            traceback.print_exc()
+        else:
+            text = ' '.join(str(err).split())[:300]
+            print(f'error: internal error ({type(err).__name__}: {text}); run again with '
+                  f'--debug for the traceback', file=sys.stderr)
+        return 1
 
 
 if __name__ == '__main__':

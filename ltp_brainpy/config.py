@@ -37,7 +37,7 @@ import saiunit as u
 
 from ._validate import ParameterError, quantity
 from .parameters import default_parameters, parameter_names, rule_class, unknown_key_error
-from .registry import PROTOCOLS, allowed_arguments, check_argument, required_arguments
+from .registry import ARGUMENTS, PROTOCOLS, allowed_arguments, check_argument, required_arguments
 from .simulate import DEFAULT_DT
 
 __all__ = ['Config', 'RunSpec', 'load_config', 'load_preset', 'bundled_presets', 'parse_quantity',
@@ -93,9 +93,17 @@ def parse_quantity(value, field: str):
     """
     if isinstance(value, list):
         items = [parse_quantity(v, f'{field}[{i}]') for i, v in enumerate(value)]
-        if items and all(isinstance(v, u.Quantity) for v in items):
+        kinds = [isinstance(v, u.Quantity) for v in items]
+        if any(kinds) and not all(kinds):
+            i = kinds.index(False)
+            raise ParameterError(f'{field}[{i}]: expected a quantity such as "1 ms", like the '
+                                 f'other elements, got {value[i]!r}')
+        if items and all(kinds):
             unit = items[0].unit
             for i, v in enumerate(items):
+                if np.ndim(v.mantissa) != 0:
+                    raise ParameterError(f'{field}[{i}]: expected a quantity such as "1 ms", '
+                                         f'got the list {value[i]!r}')
                 if not u.have_same_dim(v, unit):
                     raise ParameterError(f'{field}[{i}]: unit {v.unit} does not match {unit}')
             return u.Quantity(np.array([float(v.to_decimal(unit)) for v in items]), unit=unit)
@@ -223,6 +231,8 @@ def _model(given: dict, where: str) -> dict:
         value = parse_quantity(value, f'{where}.{key}')
         if isinstance(expected, u.Quantity):
             value = quantity(where, key, value, expected.unit, allow_inf=True)
+            if np.ndim(value.mantissa) != 0:
+                raise ParameterError(f'{where}.{key}: expected a single value, got {given[key]!r}')
         model[key] = value
     _build_model(model, where)
     return model
@@ -238,12 +248,131 @@ def _build_model(model: dict, where: str) -> None:
         raise ParameterError(f'{where}: {err}') from None
 
 
+#: Quantity arguments that may list one value per condition; the others take a single value.
+CONDITION_ARGUMENTS = {'V', 'hold', 'delta_t', 'frequencies'}
+#: Longest run a config may ask for, in steps of dt (the simulations count steps in 32 bits).
+MAX_STEPS = 2 ** 31 - 1
+#: Most synapses the network experiments may build.
+MAX_SYNAPSES = 10_000_000
+_SETTLE_MS = 1050.0  # settling and lead time the pairing protocols add to a run
+
+
+def _check_run(protocol: str, arguments: dict, model: dict, dt, where: str) -> None:
+    """Checks of a run that involve several arguments, the model or dt (a period of at least
+    one step, a run that fits the step counter, a current that makes the neuron fire ...): made
+    here, so that a config fails before any of its runs is simulated."""
+    import inspect
+
+    defaults = {p.name: p.default for p in inspect.signature(PROTOCOLS[protocol]).parameters.values()}
+
+    def arg(name):
+        return arguments.get(name, defaults.get(name))
+
+    def ms(value):
+        return np.asarray(value.to_decimal(u.ms), dtype=float)
+
+    dt_ms = float(dt.to_decimal(u.ms))
+    for name, value in arguments.items():
+        if isinstance(value, u.Quantity) and name not in CONDITION_ARGUMENTS \
+                and np.ndim(value.mantissa) != 0:
+            raise ParameterError(f'{where}: parameter {name!r} expected a single value, got '
+                                 f'{value}')
+    for name in ('frequency', 'frequencies'):
+        if name in defaults and arg(name) is not None and protocol != 'dbn_training':
+            periods = np.round(1000.0 / np.asarray(arg(name).to_decimal(u.Hz), dtype=float)
+                               / dt_ms)
+            if (periods < 1).any():
+                raise ParameterError(f'{where}: parameter {name!r} must amount to at least one '
+                                     f'step of dt = {dt} (a frequency at most 1/dt = '
+                                     f'{1000.0 / dt_ms:g} Hz), got {arg(name)}')
+    for name in ('stim_duration', 'burst_interval', 'train_interval'):
+        if name in defaults and arg(name) is not None and np.round(ms(arg(name)) / dt_ms) < 1:
+            raise ParameterError(f'{where}: parameter {name!r} must amount to at least one '
+                                 f'step of dt = {dt}, got {arg(name)}')
+    if protocol in ('stdp', 'pair_frequency'):
+        from .parameters import split_parameters
+        from .trains import spike_latency
+        try:
+            spike_latency(split_parameters(model, where)['neuron'], arg('stim_current'), dt)
+        except ParameterError as err:
+            raise ParameterError(f'{where}: {err}') from None
+
+    length, formula = 0.0, ''
+    if protocol == 'stdp':
+        n_pairs, n_bursts = arg('n_pairs'), arg('n_bursts')
+        burst = n_pairs * 1000.0 / float(arg('frequency').to_decimal(u.Hz))
+        length = burst
+        if n_bursts > 1:
+            if arg('burst_interval') is None:
+                raise ParameterError(f"{where}: parameter 'burst_interval' expected when "
+                                     f'n_bursts > 1, got none')
+            interval = float(ms(arg('burst_interval')))
+            if interval < burst:
+                raise ParameterError(f"{where}: parameter 'burst_interval' expected at least "
+                                     f'n_pairs / frequency = {burst:g} ms, got '
+                                     f"{arg('burst_interval')}")
+            length = (n_bursts - 1) * interval + burst
+        length += float(np.abs(ms(arg('delta_t'))).max()) + _SETTLE_MS
+        formula = 'n_bursts x burst_interval, n_pairs / frequency'
+    elif protocol == 'pair_frequency':
+        slowest = float(np.min(arg('frequencies').to_decimal(u.Hz)))
+        train = arg('n_pairs') * 1000.0 / slowest
+        length = (arg('n_trains') * max(float(ms(arg('train_interval'))), train)
+                  + float(np.abs(ms(arg('delta_t'))).max()) + _SETTLE_MS)
+        formula = 'n_trains x train_interval, n_pairs / frequencies'
+    elif protocol in ('pairing', 'frequency_response', 'short_term_depression'):
+        name = 'frequency' if protocol == 'pairing' else 'frequencies'
+        count = 'n_spikes' if protocol == 'short_term_depression' else 'n_pulses'
+        slowest = float(np.min(arg(name).to_decimal(u.Hz)))
+        length = arg(count) * 1000.0 / slowest + _SETTLE_MS
+        formula = f'{count} / {name}'
+    elif protocol == 'dbn_training':
+        from .network_experiments import DBN_PATTERNS
+        sizes = list(arg('layer_sizes'))
+        patterns = np.asarray(DBN_PATTERNS if arg('patterns') is None else arg('patterns'))
+        synapses = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        if synapses > MAX_SYNAPSES:
+            raise ParameterError(f"{where}: parameter 'layer_sizes' expected at most "
+                                 f'{MAX_SYNAPSES:,} synapses between the layers, got '
+                                 f'{synapses:,} ({sizes})')
+        if patterns.shape[1] != sizes[0]:
+            raise ParameterError(f"{where}: parameter 'patterns' expected rows of "
+                                 f'layer_sizes[0] = {sizes[0]} values, got rows of '
+                                 f'{patterns.shape[1]}')
+        length = arg('n_cycles') * len(patterns) * float(ms(arg('presentation')))
+        formula = 'n_cycles x patterns x presentation'
+    elif protocol == 'association':
+        n_input, n_hidden = arg('n_input'), arg('n_hidden')
+        if n_input * n_hidden > MAX_SYNAPSES:
+            raise ParameterError(f"{where}: parameters 'n_input' x 'n_hidden' expected at most "
+                                 f'{MAX_SYNAPSES:,} synapses, got {n_input * n_hidden:,}')
+        if arg('n_pairs') * arg('pattern_size') > n_input // 2:
+            raise ParameterError(f"{where}: parameters 'n_pairs' x 'pattern_size' expected at "
+                                 f'most half the input layer, n_input // 2 = {n_input // 2}, '
+                                 f"got {arg('n_pairs') * arg('pattern_size')}")
+        length = (arg('n_cycles') * arg('n_pairs') * float(ms(arg('presentation')))
+                  + 4 * arg('n_pairs') * float(ms(arg('test_presentation'))))
+        formula = 'n_cycles x n_pairs x presentation, test_presentation'
+    elif protocol == 'dataset':
+        from .datasets import load_dataset
+        try:
+            load_dataset(arg('data'))
+        except ParameterError as err:
+            raise ParameterError(f"{where}: parameter 'data': {err}") from None
+    steps = length / dt_ms
+    if steps > MAX_STEPS:
+        raise ParameterError(f'{where}: the run ({formula}) expected at most {MAX_STEPS:,} '
+                             f'steps of dt = {dt}, got {steps:.3g} steps ({length / 1000:.3g} s)')
+
+
 def _build(raw: dict, name: str, base: Path | None = None) -> Config:
     for key in raw:
         if key not in TOP_LEVEL:
             raise unknown_key_error('config', key, TOP_LEVEL)
     dt = quantity('config', 'dt', parse_quantity(raw.get('dt', str(DEFAULT_DT)), 'dt'), u.ms,
                   positive=True)
+    if np.ndim(dt.mantissa) != 0:
+        raise ParameterError(f'dt: expected a single duration such as "0.1 ms", got {raw["dt"]!r}')
     seed = raw.get('seed', 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
         raise ParameterError(f'seed: must be an integer in [0, 2**32), got {seed!r}')
@@ -252,8 +381,11 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
             raise ParameterError(f'{key}: must be a string, got {raw[key]!r}')
 
     preset = load_preset(raw['preset'], base) if 'preset' in raw else {}
+    if preset:
+        _model(preset, 'preset')  # its own errors name the preset, not the config's [model]
     base_model = {**preset, **_table(raw.get('model', {}), 'model')}
     model = _model(base_model, 'model')
+    check_dt(dt, model)
 
     runs = raw.get('run', [])
     if not isinstance(runs, list) or not runs:
@@ -276,16 +408,19 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
                 continue
             if key not in allowed:
                 raise unknown_key_error(f'{where} ({protocol})', key, allowed)
-            arguments[key] = check_argument(protocol, key,
-                                            parse_quantity(value, f'{where}.{key}'))
+            if isinstance(ARGUMENTS[key][0], u.Unit):  # a quantity, or a list of them
+                if value == []:
+                    raise ParameterError(f'{where}.{key}: expected at least one value, got []')
+                value = parse_quantity(value, f'{where}.{key}')
+            arguments[key] = check_argument(protocol, key, value)
         for key in sorted(required_arguments(protocol) - set(arguments)):
             raise ParameterError(f'{where} ({protocol}): missing required parameter {key!r}')
+        _check_run(protocol, arguments, run_model, dt, f'{where} ({protocol})')
         specs.append(RunSpec(_label(run.get('label', f'{protocol}_{index}'), where), protocol,
                              arguments, run_model))
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         raise ParameterError(f'run: labels must be unique, got {labels}')
-    check_dt(dt, model)
     return Config(name, raw.get('title', name), dt, seed, model, specs, raw)
 
 
@@ -301,6 +436,9 @@ def apply_overrides(raw: dict, assignments) -> dict:
         if '=' not in assignment:
             raise ParameterError(f'--set: expected key=value, got {assignment!r}')
         key, text = (s.strip() for s in assignment.split('=', 1))
+        if not all(part.strip() for part in key.split('.')):
+            raise ParameterError(f'--set: expected key=value with a key such as theta_p or '
+                                 f'run.0.n_pairs, got {assignment!r}')
         try:
             value = tomllib.loads(f'v = {text}')['v']
         except tomllib.TOMLDecodeError:

@@ -145,7 +145,7 @@ def _resolve(source) -> tuple[str, str]:
         try:
             return path.stem, path.read_text(encoding='utf-8')
         except UnicodeDecodeError:
-            raise ParameterError(f'{path}: not a UTF-8 text file') from None
+            raise ParameterError(f'data: {path} is not a UTF-8 text file') from None
     if path.suffix != '.csv' and str(source) in bundled_datasets():
         text = (resources.files('ltp_brainpy') / 'data' / f'{source}.csv').read_text('utf-8')
         return str(source), text

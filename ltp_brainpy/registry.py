@@ -83,8 +83,9 @@ def check_argument(protocol: str, name: str, value):
             raise ParameterError(f'{where} must be a {kind.__name__}, got {value!r}')
         return value
     if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ParameterError(f'{where} must be a non-negative number, got {value!r}')
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0 <= value < np.inf:
+            raise ParameterError(f'{where} must be a finite non-negative number, got {value!r}')
         return float(value)
     if kind == 'sizes':
         if not isinstance(value, list) or len(value) < 2 or not all(

@@ -27,7 +27,10 @@ import saiunit as u
 from ._validate import ParameterError
 from .config import Config, load_config, parse_quantity
 
-__all__ = ['Axis', 'parse_axis', 'sweep_configs', 'run_sweep']
+__all__ = ['Axis', 'parse_axis', 'sweep_configs', 'run_sweep', 'MAX_POINTS']
+
+#: Most points a grid may have (each is validated, then run).
+MAX_POINTS = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,14 +61,19 @@ def parse_axis(spec: str) -> Axis:
     name, text = (part.strip() for part in spec.split('=', 1))
     text = text.strip('"\'')
     parts = text.split(':')
+    if not name:
+        raise ParameterError(f'{where}: expected name=START:STOP:N or name=a,b,c, got no name')
+    if len(parts) not in (1, 3):
+        raise ParameterError(f'{where}: expected START:STOP:N (three parts), got {text!r}')
     if len(parts) == 3:
         start, stop = _value(parts[0], where), _value(parts[1], where)
         try:
             n = int(parts[2])
         except ValueError:
             n = 0
-        if n < 1:
-            raise ParameterError(f'{where}: N must be a positive integer, got {parts[2]!r}')
+        if not 1 <= n <= MAX_POINTS:
+            raise ParameterError(f'{where}: N must be a positive integer (expected 1 to '
+                                 f'{MAX_POINTS:,}), got {parts[2]!r}')
         if isinstance(start, u.Quantity) != isinstance(stop, u.Quantity):
             raise ParameterError(f'{where}: START and STOP need the same kind of value')
         if isinstance(start, u.Quantity):
@@ -83,7 +91,10 @@ def parse_axis(spec: str) -> Axis:
     else:
         items = [_value(item, where) for item in text.split(',') if item.strip()]
         if not items:
-            raise ParameterError(f'{where}: no values')
+            raise ParameterError(f'{where}: expected a list of values a,b,c, got none')
+        if len(items) > MAX_POINTS:
+            raise ParameterError(f'{where}: expected at most {MAX_POINTS:,} values, '
+                                 f'got {len(items):,}')
         units = {str(u.get_unit(v)) if isinstance(v, u.Quantity) else None for v in items}
         if len(units) > 1:
             raise ParameterError(f'{where}: the values must share one unit, got {sorted(map(str, units))}')
@@ -175,6 +186,9 @@ def run_sweep(path, axes, out_dir, overrides=(), preset=None, command=None) -> d
     names = [axis.name for axis in axes]
     if len(set(names)) != len(names):
         raise ParameterError(f'--grid: each axis once, got {names}')
+    size = int(np.prod([len(axis.numbers) for axis in axes]))
+    if size > MAX_POINTS:
+        raise ParameterError(f'--grid: expected at most {MAX_POINTS:,} grid points, got {size:,}')
     points = sweep_configs(path, axes, overrides, preset)
     config: Config = load_config(path, overrides, preset=preset)  # the grid's base
     out_dir = check_output_folder(out_dir)
