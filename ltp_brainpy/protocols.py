@@ -3,9 +3,12 @@ r"""The classic induction protocols of the LTP literature, as batched simulation
 Each protocol takes its conditions (holding potentials, spike timings, frequencies ...) plus
 model parameter overrides by name (``theta_p=0.6 * u.uM``, ``t_ap=3 * u.ms``) and returns a
 :class:`ProtocolResult` whose ``weight_change`` holds :math:`w_{final}/w_{initial} - 1` per
-condition, in the order given, next to the traces its figure needs. All conditions of one call
-run as one compiled simulation: the function that builds, initialises and runs the model for
-one condition is vectorised with ``jax.vmap`` and compiled with ``jax.jit``.
+condition, in the order given, next to the traces its figure needs. The function that builds,
+initialises and runs the model for one condition is compiled with ``jax.jit``: for the trains
+of pulses and pairs it runs once per condition, each on its own time grid, in one compiled loop
+shared by every condition and by later calls with the same model (:data:`LANE_LOOPS`); the
+other protocols, and these with a progress bar, vectorise it over the conditions with
+``jax.vmap``.
 
 Protocols (sources in ``docs/model.md``):
 
@@ -25,8 +28,11 @@ parameters that may be JAX tracers, so a fit can differentiate through it.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import brainstate
@@ -102,6 +108,141 @@ def _batched(fn, *lanes):
 
 def _weight_change(w_end, w_start):
     return np.asarray(u.maybe_decimal(w_end / w_start)) - 1.0
+
+
+# --------------------------------------------------------------------------- lane loops
+#: Run every condition of :func:`pairing`, :func:`frequency_response`, :func:`stdp` and
+#: :func:`pair_frequency` as its own compiled loop over its own time grid (:func:`_run_lanes`)
+#: rather than all conditions in one vmapped loop padded to the longest grid
+#: (:func:`simulate_pulses`, :func:`ltp_brainpy.trains.simulate_pairs`; still used with a progress
+#: bar, or when this is False). On a CPU, XLA compiles the loop of one condition of the default
+#: model into a single function, about 0.2 us per iteration, while the batched loop launches
+#: every fused operation separately, about 2 us per iteration (10 conditions) -- and it pads
+#: every condition to the longest. The loop of one condition also compiles once for every lane
+#: and every later call with the same model: the grid is an argument, padded to a shared
+#: length, and the iterations to run are counted at run time. The steps, the float32
+#: arithmetic and hence the results are those of the batched loop (to rounding).
+LANE_LOOPS = True
+#: Lane loops run at the same time (threads: the compiled loops release the GIL).
+LANE_WORKERS = 2
+#: Model parameters handed to the lane loops as arguments rather than compiled in, so that runs
+#: that differ only in them (the magnesium and AP5 controls of the pairing protocol) share one
+#: compilation: name -> unit. Checked here as :class:`~ltp_brainpy.LTPProjection` checks them.
+TRACED_PARAMETERS = {'mg': u.mM, 'gbar_N': u.nS}
+_MIN_LENGTH = 1 << 20  # shortest padded grid: the canonical protocols share one compiled loop
+_CACHE_SIZE = 16
+_cache: collections.OrderedDict = collections.OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cache_key(params):
+    """A hashable key of model parameter overrides, or None when one cannot be made (arrays,
+    callables, tracers): the loop is then compiled for this call only."""
+    items = []
+    for name, value in sorted(params.items()):
+        if isinstance(value, u.Quantity):
+            mantissa = value.mantissa
+            if isinstance(mantissa, jax.core.Tracer) or np.size(mantissa) > 64:
+                return None
+            mantissa = np.asarray(mantissa)
+            items.append((name, str(value.unit), mantissa.dtype.str, mantissa.shape,
+                          mantissa.tobytes()))
+        elif isinstance(value, (str, bool, int, float, np.number)):
+            items.append((name, type(value).__name__, value))
+        else:
+            return None
+    return tuple(items)
+
+
+def _split_traced(params):
+    """``(compiled-in, traced)`` model parameters: the parameters named in
+    :data:`TRACED_PARAMETERS` (their defaults unless overridden by scalars) are checked here and
+    passed as arguments."""
+    static, traced = dict(params), {}
+    defaults = default_parameters()['projection']
+    for name, unit in TRACED_PARAMETERS.items():
+        value = static.get(name, defaults[name])
+        if isinstance(value, u.Quantity) and np.ndim(value.mantissa) == 0 \
+                and not isinstance(value.mantissa, jax.core.Tracer):
+            static.pop(name, None)
+            traced[name] = quantity('LTPProjection', name, value, unit, nonnegative=True)
+    return static, traced
+
+
+def _lane_function(key, make):
+    """``(lane loop, {grid length: its compiled loop})`` for ``key`` (cached), or a fresh one
+    when ``key`` is None."""
+    if key is None:
+        return make(), {}
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        entry = _cache[key] = (make(), {})
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+        return entry
+
+
+#: Bits of the per-iteration flags of a lane loop (a presynaptic spike, the postsynaptic current
+#: pulse, plasticity on, postsynaptic spikes counted), computed on the host from the iteration's
+#: first fine step exactly as the batched loops compute them in the loop.
+PRE, CURRENT, PLASTIC, COUNT = 1, 2, 4, 8
+#: Marks a while loop that XLA's CPU compiler hoisted into one function.
+_SMALL_CALL = 'xla_cpu_small_call'
+
+
+def _run_lanes(key, make, lane_args, grids, shared):
+    """Run ``make()(lane_args[k], starts, sizes, flags, count, shared)`` for every lane ``k``
+    with its grid ``grids[k] = (starts, sizes, flags)`` padded to a length shared with earlier
+    calls of the same ``key``; returns the per-lane outputs, fetched to the host.
+
+    The speed of a lane loop rests on XLA compiling the whole loop as one function (a "small
+    call" on CPU, for loop bodies that access little memory, as the default model's do). When
+    it does not (a larger model), a loop per lane is no faster per lane than the batched loop
+    is for all of them: then, for more than one lane, this returns None and the caller runs
+    the batched loop."""
+    fn, compiled = _lane_function(key, make)
+    need = max(len(grid[0]) for grid in grids)
+
+    def arguments(lane, length):
+        starts, sizes, flags = grids[lane]
+        n = len(starts)
+        padded = np.zeros((2, length), np.int32)
+        padded[0, :n], padded[1, :n] = starts, sizes
+        events = np.zeros(length, np.int8)
+        events[:n] = flags
+        return (lane_args[lane], padded[0], padded[1], events, np.int32(n), shared)
+
+    with _cache_lock:
+        fits = [n for n in compiled if n >= need]
+        length = min(fits) if fits else max(_MIN_LENGTH, 1 << (need - 1).bit_length())
+        if length not in compiled:
+            loop = jax.jit(fn).lower(*arguments(0, length)).compile()
+            compiled[length] = loop, _SMALL_CALL in loop.as_text()
+        loop, small = compiled[length]
+    if not small and len(grids) > 1:
+        return None
+
+    def run(lane):
+        return jax.device_get(loop(*arguments(lane, length)))
+
+    order = sorted(range(len(grids)), key=lambda lane: -len(grids[lane][0]))
+    if len(order) == 1 or LANE_WORKERS <= 1:
+        outs = [run(lane) for lane in order]
+    else:
+        with ThreadPoolExecutor(min(LANE_WORKERS, len(order))) as pool:
+            outs = list(pool.map(run, order))
+    results = [None] * len(grids)
+    for lane, out in zip(order, outs):
+        results[lane] = out
+    return results
+
+
+def _lane_grids(starts, sizes, end):
+    """The unpadded grid of every lane of a padded plan: the iterations before its ``end``."""
+    counts = (starts < np.asarray(end)[:, None]).sum(axis=1)
+    return [(starts[lane, :n], sizes[lane, :n]) for lane, n in enumerate(counts)]
 
 
 # --------------------------------------------------------------------------- protocols
@@ -306,21 +447,157 @@ def simulate_pulses(plan: PulsePlan, pbar=None, spk_fun=None, **params):
     return jax.vmap(condition)(*lanes)
 
 
-def _uniform_trace(plan, w, every: int):
-    """The mean weight of every lane (recorded per grid iteration) every ``every`` fine steps:
-    a uniform time axis for the figures, resampled per lane. Returns (time, weight)."""
+def _lane(n_inputs, dt, neuron, static):
+    """The loop of one lane of :func:`simulate_pulses` or :func:`ltp_brainpy.trains.
+    simulate_pairs` (for :func:`_run_lanes`), a function of the lane's settings (holding
+    potential in mV, whether the cell is clamped, the postsynaptic current pulse, the factor on
+    the synaptic current), its grid and flags, and the traced model parameters. Returns the mean
+    AMPA conductance after each iteration, its initial value and the counted spikes."""
+
+    def lane(settings, starts, sizes, flags, count, traced):
+        hold, clamped, current, scale = settings
+        scaled = {} if 'current_scale' in static else {'current_scale': scale}
+        path = Pathway(n_inputs, 1, neuron=neuron, **static, **scaled, **traced)
+        brainstate.nn.init_all_states(path)
+        if neuron is None:
+            path.neuron.clamp(hold * u.mV, where=clamped)
+        w0 = path.projection.w.value.mean()
+        spikes = brainstate.ShortTermState(jnp.zeros(()))
+
+        def step(flag):
+            path.projection.plastic = (flag & PLASTIC) > 0
+            spike = path.update(u.math.broadcast_to((flag & PRE) > 0, (n_inputs,)),
+                                u.math.where((flag & CURRENT) > 0, current, 0.0 * u.nA)[None])
+            spikes.value = spikes.value + spike.sum() * ((flag & COUNT) > 0)
+            return path.projection.w.value.mean()
+
+        w = simulate.run_grid(step, starts, sizes, flags, dt=dt, count=count)
+        return w, w0, spikes.value
+    return lane
+
+
+def _flags(pre, current, plastic, count):
+    return (pre * PRE + current * CURRENT + plastic * PLASTIC + count * COUNT).astype(np.int8)
+
+
+def _simulate_lanes(n_inputs, dt, neuron, params, settings, grids):
+    """Run lanes of :func:`_lane` (``settings`` and ``grids`` per lane) with the model
+    parameter overrides ``params``; per lane the grid's ends and the mean AMPA conductance (nS)
+    after each iteration, and over lanes the initial conductance (nS) and the counted spikes.
+    None when :func:`_run_lanes` declines."""
+    static, traced = _split_traced(params)
+    key = None
+    if neuron is None and _cache_key(static) is not None:
+        key = ('lane', _cache_key(static), n_inputs, float(dt.to_decimal(u.ms)),
+               tuple((name, str(value.unit)) for name, value in sorted(traced.items())))
+    out = _run_lanes(key, lambda: _lane(n_inputs, dt, neuron, static), settings, grids, traced)
+    if out is None:
+        return None
+    return (_lane_outputs(grids, [o[0] for o in out]), np.stack([_nS(o[1]) for o in out]),
+            np.stack([np.asarray(o[2]) for o in out]))
+
+
+def _settings(hold, clamped, current, scale):
+    return (np.float32(hold), np.bool_(clamped),
+            u.Quantity(np.float32(current.to_decimal(u.nA)), u.nA), np.float32(scale))
+
+
+def _pulse_lanes(plan: PulsePlan, **params):
+    """:func:`simulate_pulses` lane by lane (:data:`LANE_LOOPS`): per lane the grid's ends and
+    the mean AMPA conductance (nS) after each iteration, and over lanes the initial conductance
+    and the postsynaptic spikes during the train."""
+    clamped = plan.hold is not None
+    hold = plan.hold if clamped else np.zeros(len(plan.period))
+    scale = params.get('current_scale', default_parameters()['projection']['current_scale'])
+    if 'current_scale' in params:  # compiled in, as simulate_pulses does
+        params = {**params, 'current_scale': plan.n_inputs * scale}
+        scale = 1.0
+    else:
+        scale = plan.n_inputs * scale
+    grids = [(starts, sizes, _flags(trains.pulse(starts, 0, period, plan.n_pulses), False,
+                                    starts < end, starts < plan.n_pulses * period))
+             for (starts, sizes), period, end in zip(_lane_grids(plan.starts, plan.sizes, plan.end),
+                                                     plan.period, plan.end)]
+    settings = [_settings(h, clamped, 0.0 * u.nA, scale) for h in hold]
+    return _simulate_lanes(1, plan.dt, None, params, settings, grids)
+
+
+def _pair_lanes(plan: trains.PairPlan, **params):
+    """:func:`ltp_brainpy.trains.simulate_pairs` lane by lane (:data:`LANE_LOOPS`): per lane the
+    grid's ends and the mean AMPA conductance (nS) after each iteration, and the initial
+    conductance per lane."""
+    lead, latency, width = plan.lead, plan.latency, plan.width
+    grids = []
+    for (starts, sizes), delta, period, n_pairs, n_trains, train_period, end in zip(
+            _lane_grids(plan.starts, plan.sizes, plan.end), plan.delta, plan.period,
+            plan.n_pairs, plan.n_trains, plan.train_period, plan.end):
+        post_onset = lead + delta - (latency - 1)
+        grids.append((starts, sizes, _flags(
+            trains.pulse(starts, lead, period, n_pairs, 1, train_period, n_trains),
+            trains.pulse(starts, post_onset, period, n_pairs, width, train_period, n_trains),
+            starts < end, False)))
+    scale = params.get('current_scale', default_parameters()['projection']['current_scale'])
+    settings = [_settings(0.0, False, plan.current, scale if 'current_scale' not in params
+                          else 1.0)] * len(grids)
+    run = _simulate_lanes(plan.n_inputs, plan.dt, plan.neuron, params, settings, grids)
+    return None if run is None else run[:2]
+
+
+def _nS(x):
+    return np.asarray(x.to_decimal(u.nS) if isinstance(x, u.Quantity) else x)
+
+
+def _lane_outputs(grids, ws):
+    """``[(ends, w in nS)]`` per lane, cut to the lane's iterations."""
+    return [(grid[0] + grid[1], _nS(w)[:len(grid[0])]) for grid, w in zip(grids, ws)]
+
+
+def _traces(plan, lanes, every: int):
+    """The mean weight of every lane every ``every`` fine steps, from its recorded iterations
+    ``lanes = [(ends, w in nS)]``: a uniform time axis for the figures. Returns (time, weight)."""
     time = np.arange(1, math.ceil(plan.end.max() / every) + 1) * every
-    w_nS = np.asarray(w.to_decimal(u.nS))
-    weight = np.stack([np.interp(time, ends, lane) for ends, lane in zip(plan.ends(), w_nS)])
+    weight = np.stack([np.interp(time, ends, w) for ends, w in lanes])
     return (time * plan.dt).in_unit(u.second), weight * u.nS
+
+
+def _padded_lanes(plan, w):
+    """``[(ends, w in nS)]`` of a padded (lane, iteration) run."""
+    return list(zip(plan.ends(), np.asarray(w.to_decimal(u.nS))))
+
+
+def _final(lanes):
+    """The last recorded mean weight of every lane (nS)."""
+    return np.stack([np.float32(w[-1]) for _, w in lanes]) * u.nS
 
 
 def _run_pulses(plan: PulsePlan, every: int, pbar, **params):
     """Simulate ``plan`` (compiled); returns the weight change and the spike count per lane and
     the mean weight every ``every`` steps."""
-    w, w0, n_post = jax.jit(lambda: simulate_pulses(
-        plan, pbar=_interval(pbar, plan.sizes.shape[1]), **params))()
-    return (_weight_change(w[:, -1], w0), np.asarray(n_post)) + _uniform_trace(plan, w, every)
+    run = _pulse_lanes(plan, **params) if LANE_LOOPS and not pbar else None
+    if run is not None:
+        lanes, w0, n_post = run
+        w0 = w0 * u.nS
+    else:
+        w, w0, n_post = jax.jit(lambda starts, sizes: simulate_pulses(
+            dataclasses.replace(plan, starts=starts, sizes=sizes),
+            pbar=_interval(pbar, plan.sizes.shape[1]), **params))(plan.starts, plan.sizes)
+        lanes = _padded_lanes(plan, w)
+    return (_weight_change(_final(lanes), w0), np.asarray(n_post)) + _traces(plan, lanes, every)
+
+
+def _run_pairs(plan: trains.PairPlan, pbar, **params):
+    """Simulate ``plan`` (compiled); returns ``[(ends, w in nS)]`` per lane and the weight
+    change per lane."""
+    run = _pair_lanes(plan, **params) if LANE_LOOPS and not pbar else None
+    if run is not None:
+        lanes, w0 = run
+        w0 = w0 * u.nS
+    else:
+        w, w0 = jax.jit(lambda starts, sizes: trains.simulate_pairs(
+            dataclasses.replace(plan, starts=starts, sizes=sizes),
+            pbar=_interval(pbar, plan.sizes.shape[1]), **params))(plan.starts, plan.sizes)
+        lanes = _padded_lanes(plan, w)
+    return lanes, _weight_change(_final(lanes), w0)
 
 
 def pairing(hold, n_pulses=200, frequency=2.0 * u.Hz, nmda_block=False, mg=1.0 * u.mM,
@@ -413,11 +690,9 @@ def stdp(delta_t, n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1, burst_interval=N
     plan = trains.plan_pairs(deltas, frequency, n_pairs, n_bursts, burst_interval,
                              stim_current, stim_duration, _count(owner, 'n_inputs', n_inputs),
                              dt, split_parameters(params, owner)['neuron'], neuron=neuron)
-    w, w0 = jax.jit(lambda: trains.simulate_pairs(plan, pbar=_interval(pbar, plan.sizes.shape[1]),
-                                                  **params))()
-    time, weight = _uniform_trace(plan, w, every=int(plan.period[0]))  # one sample per pair
-    return ProtocolResult('stdp', {'delta_t': deltas}, _weight_change(w[:, -1], w0),
-                          {'time': time, 'weight': weight})
+    lanes, change = _run_pairs(plan, pbar, **params)
+    time, weight = _traces(plan, lanes, every=int(plan.period[0]))  # one sample per pair
+    return ProtocolResult('stdp', {'delta_t': deltas}, change, {'time': time, 'weight': weight})
 
 
 def pair_frequency(frequencies, delta_t=10.0 * u.ms, n_pairs=5, n_trains=15,
@@ -447,10 +722,8 @@ def pair_frequency(frequencies, delta_t=10.0 * u.ms, n_pairs=5, n_trains=15,
                              u.math.maximum(interval, n_pairs / freqs), stim_current, stim_duration,
                              _count(owner, 'n_inputs', n_inputs), dt,
                              split_parameters(params, owner)['neuron'], owner=owner, neuron=neuron)
-    w, w0 = jax.jit(lambda: trains.simulate_pairs(plan, pbar=_interval(pbar, plan.sizes.shape[1]),
-                                                  **params))()
-    return ProtocolResult('pair_frequency', {'frequency': freqs}, _weight_change(w[:, -1], w0),
-                          {})
+    _, change = _run_pairs(plan, pbar, **params)
+    return ProtocolResult('pair_frequency', {'frequency': freqs}, change, {})
 
 
 def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAULT_DT,

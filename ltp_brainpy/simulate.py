@@ -98,7 +98,8 @@ def run(step: Callable, n_steps: int, *inputs, dt=DEFAULT_DT, monitor: Optional[
                                              pbar=_progress(pbar))
 
 
-def run_grid(step: Callable, starts, sizes, *inputs, dt=DEFAULT_DT, pbar: Optional[int] = None):
+def run_grid(step: Callable, starts, sizes, *inputs, dt=DEFAULT_DT, pbar: Optional[int] = None,
+             count=None):
     """Run ``step(*inputs[j])`` on a multi-rate grid, recording what it returns.
 
     Iteration ``j`` advances the model by ``sizes[j]`` fine steps of ``dt`` in one step: inside
@@ -106,6 +107,11 @@ def run_grid(step: Callable, starts, sizes, *inputs, dt=DEFAULT_DT, pbar: Option
     the index of the fine step it starts at (so inputs written as functions of the fine step
     index work unchanged). ``starts`` and ``sizes`` come from :func:`ltp_brainpy.timegrid.
     event_grid`; they may be traced (e.g. one grid per ``vmap`` lane).
+
+    ``count`` (an integer, possibly traced) runs only the first ``count`` iterations, in a
+    ``while`` loop: the grid arrays may then be padded to a length shared by runs of different
+    lengths, which compile once. What the step returns is recorded for those iterations (zeros
+    after them); ``pbar`` is not available then.
 
     Examples
     --------
@@ -123,5 +129,25 @@ def run_grid(step: Callable, starts, sizes, *inputs, dt=DEFAULT_DT, pbar: Option
         with brainstate.environ.context(i=start, t=start * dt, dt=size * dt):
             return step(*xs)
 
-    return brainstate.transform.for_loop(body, jnp.asarray(starts), jnp.asarray(sizes), *inputs,
-                                         pbar=_progress(pbar))
+    if count is None:
+        return brainstate.transform.for_loop(body, jnp.asarray(starts), jnp.asarray(sizes),
+                                             *inputs, pbar=_progress(pbar))
+    if pbar is not None:
+        raise ParameterError('run_grid: a progress bar needs the full grid (count=None)')
+    starts, sizes = jnp.asarray(starts), jnp.asarray(sizes)
+    length = starts.shape[0]
+
+    def iteration(j):
+        return body(starts[j], sizes[j], *jax.tree.map(lambda x: x[j], inputs))
+
+    leaves, tree = jax.tree.flatten(brainstate.transform.eval_shape(lambda: iteration(0)))
+    records = [jnp.zeros((length,) + leaf.shape, leaf.dtype) for leaf in leaves]
+
+    def loop(carry):
+        j, records = carry
+        values = jax.tree.leaves(iteration(j))
+        return j + 1, [r.at[j].set(v) for r, v in zip(records, values)]
+
+    _, records = brainstate.transform.while_loop(
+        lambda carry: carry[0] < count, loop, (jnp.zeros((), jnp.int32), records))
+    return jax.tree.unflatten(tree, records)

@@ -93,27 +93,66 @@ def event_grid(n_steps: int, events, marks=(), fine: int = DEFAULT_FINE,
         starts = np.arange(n_steps)
         return TimeGrid(starts.astype(np.int32), np.ones(n_steps, np.int32), n_steps)
 
-    starts, sizes = [], []
+    # Between two stops nothing new happens, so the iterations of a stretch depend only on
+    # where it starts relative to the last event and on its length: stretches that recur (every
+    # period of a train) are laid out once and shifted.
+    starts, sizes, segments = [], [], {}
     k, last = 0, None
     is_event = np.zeros(n_steps + 1, dtype=bool)
     is_event[events] = True
     for stop in stops:
-        while k < stop:
-            if is_event[k]:
-                last = k
-            d = None if last is None else k - last
-            if d is not None and d < fine:  # the fine window: all of it at once
-                end = min(last + fine, stop)
-                starts.extend(range(k, end))
-                sizes.extend([1] * (end - k))
-                k = end
-                continue
-            h = max_steps if d is None else int(min(max(resolution * d, 1), max_steps))
-            h = min(h, stop - k)
-            starts.append(k)
-            sizes.append(h)
-            k += h
+        if k >= stop:
+            continue
+        if is_event[k]:
+            last = k
+        key = (None if last is None else k - last, stop - k)
+        if key not in segments:
+            segments[key] = _segment(key[0], key[1], fine, resolution, max_steps)
+        offsets, steps = segments[key]
+        starts.append(offsets + k)
+        sizes.append(steps)
+        k = stop
+    starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+    sizes = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     return TimeGrid(np.asarray(starts, np.int32), np.asarray(sizes, np.int32), n_steps)
+
+
+def _segment(d, length, fine, resolution, max_steps):
+    """Iterations of a stretch of ``length`` fine steps without events, starting ``d`` fine steps
+    after the last event (None: before any), as (offsets from its start, sizes)."""
+    if d is None:
+        offsets = np.arange(0, length, max_steps, dtype=np.int64)
+        return offsets, np.minimum(offsets + max_steps, length) - offsets
+    n_fine = min(max(fine - d, 0), length)  # the fine window: all of it at once
+    offsets = np.arange(n_fine, dtype=np.int64)
+    if n_fine == length:
+        return offsets, np.ones(n_fine, np.int64)
+    since = d + n_fine  # then steps growing with the time since the event
+    law = _growth(since, resolution, max_steps, d + length)
+    starts = law[:np.searchsorted(law, d + length)]
+    ends = np.minimum(law[1:len(starts) + 1], d + length)
+    return (np.concatenate([offsets, starts - d]),
+            np.concatenate([np.ones(n_fine, np.int64), ends - starts]))
+
+
+_GROWTH: dict = {}
+
+
+def _growth(since, resolution, max_steps, limit):
+    """Starts of the growing steps from ``since`` fine steps after an event, in fine steps
+    since it, at least until one reaches ``limit`` (remembered, as every train repeats them)."""
+    key = (since, resolution, max_steps)
+    law = _GROWTH.get(key)
+    if law is None or law[-1] < limit:
+        starts = [since] if law is None else law.tolist()
+        k = starts[-1]
+        while k < limit:
+            k += int(min(max(resolution * k, 1), max_steps))
+            starts.append(k)
+        if len(_GROWTH) > 4096:
+            _GROWTH.clear()
+        law = _GROWTH[key] = np.asarray(starts, np.int64)
+    return law
 
 
 #: Largest (lane x iteration) grid a protocol may plan: 400 MB of step indices, hours of running.
@@ -131,13 +170,16 @@ def pad_grids(grids, max_steps: int = DEFAULT_MAX_STEPS):
     if length * len(grids) > MAX_ITERATIONS:
         raise ParameterError(f'time grid: {length * len(grids):,} iterations (lanes x steps) exceed '
                              f'{MAX_ITERATIONS:,}; shorten the protocol or split its conditions')
-    starts = np.empty((len(grids), length), np.int64)
+    # The largest start: a lane's last iteration, or the last step of its continuation.
+    last = max(int(g.starts[-1]) if len(g) == length
+               else g.n_steps + max_steps * (length - len(g) - 1) for g in grids)
+    if last + max_steps >= np.iinfo(np.int32).max:
+        raise ParameterError(f'time grid: {last + max_steps} fine steps do not fit the '
+                             f'32-bit step counter; use a coarser dt or fewer conditions')
+    starts = np.empty((len(grids), length), np.int32)
     sizes = np.full((len(grids), length), max_steps, np.int32)
     for lane, g in enumerate(grids):
         n = len(g)
         starts[lane, :n], sizes[lane, :n] = g.starts, g.sizes
-        starts[lane, n:] = g.n_steps + max_steps * np.arange(length - n)
-    if starts.max() + max_steps >= np.iinfo(np.int32).max:
-        raise ParameterError(f'time grid: {starts.max() + max_steps} fine steps do not fit the '
-                             f'32-bit step counter; use a coarser dt or fewer conditions')
-    return starts.astype(np.int32), sizes
+        starts[lane, n:] = g.n_steps + max_steps * np.arange(length - n, dtype=np.int32)
+    return starts, sizes
