@@ -16,6 +16,7 @@ import dataclasses
 import os
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -25,9 +26,21 @@ from ltp_brainpy.config import load_config  # noqa: E402
 from ltp_brainpy.experiments import package_versions, run_protocols  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICK = ['run.2.n_pairs=2', 'run.3.n_pairs=1', 'run.4.n_pairs=2', 'run.5.n_pulses=5',
-         'run.6.n_pulses=5', 'run.7.n_pulses=4', 'run.8.n_pulses=4', 'run.9.n_pulses=4',
-         'run.10.n_pulses=4']
+#: The shortened protocols of --quick, by run label: {label: {argument: value}}.
+QUICK = {'stdp': {'n_pairs': 2}, 'stdp_10': {'n_pairs': 1}, 'stdp_30': {'n_pairs': 2},
+         'frequency': {'n_pulses': 5}, 'tetanus': {'n_pulses': 5}, 'pairing': {'n_pulses': 4},
+         'ap5': {'n_pulses': 4}, 'mg_free': {'n_pulses': 4}, 'mg_2mM': {'n_pulses': 4}}
+
+
+def by_label(path, changes: dict) -> list:
+    """``--set`` assignments (``run.<index>.<key>=<value>``) for ``{label: {key: value}}``
+    in the config at ``path``; KeyError for a label the config does not have."""
+    labels = [run.get('label') for run in tomllib.loads(Path(path).read_text())['run']]
+    missing = sorted(set(changes) - set(labels))
+    if missing:
+        raise KeyError(f'{path}: no run labelled {", ".join(missing)}')
+    return [f'run.{labels.index(label)}.{key}={value}'
+            for label, values in changes.items() for key, value in values.items()]
 
 
 def main(argv=None):
@@ -35,7 +48,8 @@ def main(argv=None):
     parser.add_argument('--quick', action='store_true', help='shortened protocols')
     args = parser.parse_args(argv)
 
-    config = load_config(ROOT / 'configs' / 'default.toml', QUICK if args.quick else ())
+    path = ROOT / 'configs' / 'default.toml'
+    config = load_config(path, by_label(path, QUICK) if args.quick else ())
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
     rows, total, total_cpu = [], time.perf_counter(), time.process_time()
     for spec in config.runs:

@@ -1,13 +1,14 @@
 """``ltp-brainpy``: run experiment configs and fit the model to data.
 
-    ltp-brainpy list [--dir DIR]
+    ltp-brainpy list [--dir DIR] [--protocols]
     ltp-brainpy run CONFIG [--out DIR] [--preset PRESET] [--set key=value ...]
     ltp-brainpy sweep CONFIG --grid key=START:STOP:N [--grid ...] [--set ...] [--out DIR]
     ltp-brainpy fit DATA [--params a,b,...] [--fix key=value ...] [--out DIR]
 
 CONFIG is a TOML file or the name of a bundled config (``ltp-brainpy list``; they live in the
 repository's configs/ and are installed with the package); PRESET a preset.toml (as written by
-``fit``) or the name of a bundled preset; DATA a CSV file or the name of a bundled data set.
+``fit``) or the name of a bundled preset; DATA a CSV file or the name of a bundled data set. ``list --protocols`` also shows every
+protocol a config can run, with its arguments (unit, default, what it sets).
 Results go to DIR (default results/<name>), which they replace as a whole (or not at all, if the
 run fails or is killed). Bad input, or a DIR in use by another run, is reported in one line and
 exits with status 2, before anything is simulated or written. An internal error (not the
@@ -51,9 +52,10 @@ def _resolve(config: str, directory) -> Path:
     return path
 
 
-def _list(directory) -> int:
+def _list(directory, protocols=False) -> int:
     from .config import bundled_presets
     from .datasets import bundled_datasets
+    from .registry import PROTOCOLS
 
     folder = _config_dir(directory)
     paths = sorted(folder.glob('*.toml'))
@@ -72,6 +74,15 @@ def _list(directory) -> int:
         print(f'{stem:12s} {title}')
     print(f"presets:  {', '.join(bundled_presets())}")
     print(f"datasets: {', '.join(bundled_datasets())}")
+    if not protocols:
+        print(f"protocols: {', '.join(PROTOCOLS)} (arguments: list --protocols)")
+        return 0
+    print('protocols (the arguments of a [[run]] table; model parameters go in [model]):')
+    for name, declared in PROTOCOLS.items():
+        print(f'  {name}: {declared.doc}')
+        for key, argument in declared.arguments.items():
+            kind = f'{key} {argument.kind_text()}'
+            print(f'      {kind:32s} = {argument.default_text():14s} {argument.doc}')
     return 0
 
 
@@ -226,6 +237,8 @@ def main(argv=None) -> int:
     common = [_common(False)]
     p_list = sub.add_parser('list', parents=common, help='list the experiment configs')
     p_list.add_argument('--dir', type=Path, help='a folder of configs (default: the bundled ones)')
+    p_list.add_argument('--protocols', action='store_true',
+                        help="also every protocol's arguments, with units and defaults")
     p_run = sub.add_parser('run', parents=common, help='run an experiment config')
     p_run.add_argument('config', help='TOML file, or the name of one in --dir')
     p_run.add_argument('--out', help='output folder (default results/<config name>)')
@@ -261,7 +274,7 @@ def main(argv=None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
     args.argv = argv
-    commands = {'list': lambda: _list(args.dir), 'run': lambda: _run(args),
+    commands = {'list': lambda: _list(args.dir, args.protocols), 'run': lambda: _run(args),
                 'sweep': lambda: _sweep(args), 'fit': lambda: _fit(args)}
     try:
         return commands[args.command]()

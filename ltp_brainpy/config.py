@@ -19,6 +19,11 @@ or more ``[[run]]`` tables, each naming a protocol and its arguments::
     label = "pairing"
     protocol = "pairing"
     hold = ["0 mV", "-70 mV"]
+
+What a ``[[run]]`` table may hold comes from its protocol's declaration
+(:mod:`ltp_brainpy.declare`, collected in :mod:`ltp_brainpy.registry`): the argument names,
+their units or types, signs, defaults and whether they list one value per condition, plus the
+protocol's own checks at load (run length, sizes, a current that makes the neuron fire).
 """
 from __future__ import annotations
 
@@ -37,7 +42,8 @@ import saiunit as u
 
 from ._validate import ParameterError, quantity
 from .parameters import default_parameters, parameter_names, rule_class, unknown_key_error
-from .registry import ARGUMENTS, PROTOCOLS, allowed_arguments, check_argument, required_arguments
+from .declare import MAX_STEPS, MAX_SYNAPSES, SETTLE_MS as _SETTLE_MS, REQUIRED
+from .registry import PROTOCOLS
 from .simulate import DEFAULT_DT
 
 __all__ = ['Config', 'RunSpec', 'load_config', 'load_preset', 'bundled_presets', 'parse_quantity',
@@ -248,117 +254,50 @@ def _build_model(model: dict, where: str) -> None:
         raise ParameterError(f'{where}: {err}') from None
 
 
-#: Quantity arguments that may list one value per condition; the others take a single value.
-CONDITION_ARGUMENTS = {'V', 'hold', 'delta_t', 'frequencies'}
-#: Longest run a config may ask for, in steps of dt (the simulations count steps in 32 bits).
-MAX_STEPS = 2 ** 31 - 1
-#: Most synapses the network experiments may build.
-MAX_SYNAPSES = 10_000_000
-_SETTLE_MS = 1050.0  # settling and lead time the pairing protocols add to a run
+def __getattr__(name):
+    if name == 'CONDITION_ARGUMENTS':  # quantity arguments that may list one value per condition
+        return {k for p in PROTOCOLS.values() for k, a in p.arguments.items() if a.per_condition}
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def _check_run(protocol: str, arguments: dict, model: dict, dt, where: str) -> None:
-    """Checks of a run that involve several arguments, the model or dt (a period of at least
-    one step, a run that fits the step counter, a current that makes the neuron fire ...): made
-    here, so that a config fails before any of its runs is simulated."""
-    import inspect
-
-    defaults = {p.name: p.default for p in inspect.signature(PROTOCOLS[protocol]).parameters.values()}
-
-    def arg(name):
-        return arguments.get(name, defaults.get(name))
+    """Checks of a run that involve several arguments, the model or dt, made here so that a
+    config fails before any of its runs is simulated: a single value where the declaration
+    wants one, a frequency or duration of at least one step (``Argument.step``), then the
+    protocol's own ``check`` (a current that makes the neuron fire, sizes that fit ...), whose
+    run length must fit the step counter."""
+    declared = PROTOCOLS[protocol]
+    args = {k: v for k, v in {**declared.defaults, **arguments}.items() if v is not REQUIRED}
 
     def ms(value):
         return np.asarray(value.to_decimal(u.ms), dtype=float)
 
     dt_ms = float(dt.to_decimal(u.ms))
     for name, value in arguments.items():
-        if isinstance(value, u.Quantity) and name not in CONDITION_ARGUMENTS \
+        if isinstance(value, u.Quantity) and not declared.arguments[name].per_condition \
                 and np.ndim(value.mantissa) != 0:
             raise ParameterError(f'{where}: parameter {name!r} expected a single value, got '
                                  f'{value}')
-    for name in ('frequency', 'frequencies'):
-        if name in defaults and arg(name) is not None and protocol != 'dbn_training':
-            periods = np.round(1000.0 / np.asarray(arg(name).to_decimal(u.Hz), dtype=float)
+    stepped = [(k, a) for k, a in declared.arguments.items()
+               if a.step and a.is_quantity and args.get(k) is not None]
+    for name, argument in stepped:  # frequencies first, then durations
+        if u.have_same_dim(argument.kind, u.Hz):
+            periods = np.round(1000.0 / np.asarray(args[name].to_decimal(u.Hz), dtype=float)
                                / dt_ms)
             if (periods < 1).any():
                 raise ParameterError(f'{where}: parameter {name!r} must amount to at least one '
                                      f'step of dt = {dt} (a frequency at most 1/dt = '
-                                     f'{1000.0 / dt_ms:g} Hz), got {arg(name)}')
-    for name in ('stim_duration', 'burst_interval', 'train_interval'):
-        if name in defaults and arg(name) is not None and np.round(ms(arg(name)) / dt_ms) < 1:
+                                     f'{1000.0 / dt_ms:g} Hz), got {args[name]}')
+    for name, argument in stepped:
+        if not u.have_same_dim(argument.kind, u.Hz) and (np.round(ms(args[name]) / dt_ms) < 1).any():
             raise ParameterError(f'{where}: parameter {name!r} must amount to at least one '
-                                 f'step of dt = {dt}, got {arg(name)}')
-    if protocol in ('stdp', 'pair_frequency'):
-        from .parameters import split_parameters
-        from .trains import spike_latency
-        try:
-            spike_latency(split_parameters(model, where)['neuron'], arg('stim_current'), dt)
-        except ParameterError as err:
-            raise ParameterError(f'{where}: {err}') from None
-
-    length, formula = 0.0, ''
-    if protocol == 'stdp':
-        n_pairs, n_bursts = arg('n_pairs'), arg('n_bursts')
-        burst = n_pairs * 1000.0 / float(arg('frequency').to_decimal(u.Hz))
-        length = burst
-        if n_bursts > 1:
-            if arg('burst_interval') is None:
-                raise ParameterError(f"{where}: parameter 'burst_interval' expected when "
-                                     f'n_bursts > 1, got none')
-            interval = float(ms(arg('burst_interval')))
-            if interval < burst:
-                raise ParameterError(f"{where}: parameter 'burst_interval' expected at least "
-                                     f'n_pairs / frequency = {burst:g} ms, got '
-                                     f"{arg('burst_interval')}")
-            length = (n_bursts - 1) * interval + burst
-        length += float(np.abs(ms(arg('delta_t'))).max()) + _SETTLE_MS
-        formula = 'n_bursts x burst_interval, n_pairs / frequency'
-    elif protocol == 'pair_frequency':
-        slowest = float(np.min(arg('frequencies').to_decimal(u.Hz)))
-        train = arg('n_pairs') * 1000.0 / slowest
-        length = (arg('n_trains') * max(float(ms(arg('train_interval'))), train)
-                  + float(np.abs(ms(arg('delta_t'))).max()) + _SETTLE_MS)
-        formula = 'n_trains x train_interval, n_pairs / frequencies'
-    elif protocol in ('pairing', 'frequency_response', 'short_term_depression'):
-        name = 'frequency' if protocol == 'pairing' else 'frequencies'
-        count = 'n_spikes' if protocol == 'short_term_depression' else 'n_pulses'
-        slowest = float(np.min(arg(name).to_decimal(u.Hz)))
-        length = arg(count) * 1000.0 / slowest + _SETTLE_MS
-        formula = f'{count} / {name}'
-    elif protocol == 'dbn_training':
-        from .network_experiments import DBN_PATTERNS
-        sizes = list(arg('layer_sizes'))
-        patterns = np.asarray(DBN_PATTERNS if arg('patterns') is None else arg('patterns'))
-        synapses = sum(a * b for a, b in zip(sizes, sizes[1:]))
-        if synapses > MAX_SYNAPSES:
-            raise ParameterError(f"{where}: parameter 'layer_sizes' expected at most "
-                                 f'{MAX_SYNAPSES:,} synapses between the layers, got '
-                                 f'{synapses:,} ({sizes})')
-        if patterns.shape[1] != sizes[0]:
-            raise ParameterError(f"{where}: parameter 'patterns' expected rows of "
-                                 f'layer_sizes[0] = {sizes[0]} values, got rows of '
-                                 f'{patterns.shape[1]}')
-        length = arg('n_cycles') * len(patterns) * float(ms(arg('presentation')))
-        formula = 'n_cycles x patterns x presentation'
-    elif protocol == 'association':
-        n_input, n_hidden = arg('n_input'), arg('n_hidden')
-        if n_input * n_hidden > MAX_SYNAPSES:
-            raise ParameterError(f"{where}: parameters 'n_input' x 'n_hidden' expected at most "
-                                 f'{MAX_SYNAPSES:,} synapses, got {n_input * n_hidden:,}')
-        if arg('n_pairs') * arg('pattern_size') > n_input // 2:
-            raise ParameterError(f"{where}: parameters 'n_pairs' x 'pattern_size' expected at "
-                                 f'most half the input layer, n_input // 2 = {n_input // 2}, '
-                                 f"got {arg('n_pairs') * arg('pattern_size')}")
-        length = (arg('n_cycles') * arg('n_pairs') * float(ms(arg('presentation')))
-                  + 4 * arg('n_pairs') * float(ms(arg('test_presentation'))))
-        formula = 'n_cycles x n_pairs x presentation, test_presentation'
-    elif protocol == 'dataset':
-        from .datasets import load_dataset
-        try:
-            load_dataset(arg('data'))
-        except ParameterError as err:
-            raise ParameterError(f"{where}: parameter 'data': {err}") from None
+                                 f'step of dt = {dt}, got {args[name]}')
+    if declared.check is None:
+        return
+    run = declared.check(args, model, dt, where)
+    if run is None:
+        return
+    length, formula = run
     steps = length / dt_ms
     if steps > MAX_STEPS:
         raise ParameterError(f'{where}: the run ({formula}) expected at most {MAX_STEPS:,} '
@@ -399,7 +338,8 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
         if protocol not in PROTOCOLS:
             raise (unknown_key_error(f'{where}.protocol', str(protocol), PROTOCOLS)
                    if protocol else ParameterError(f'{where}.protocol: missing'))
-        allowed = allowed_arguments(protocol)
+        declared = PROTOCOLS[protocol]
+        allowed = set(declared.arguments)
         arguments = {}
         run_model = (_model({**base_model, **_table(run['model'], f'{where}.model')},
                             f'{where}.model') if 'model' in run else model)
@@ -408,12 +348,12 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
                 continue
             if key not in allowed:
                 raise unknown_key_error(f'{where} ({protocol})', key, allowed)
-            if isinstance(ARGUMENTS[key][0], u.Unit):  # a quantity, or a list of them
+            if declared.arguments[key].is_quantity:  # a quantity, or a list of them
                 if value == []:
                     raise ParameterError(f'{where}.{key}: expected at least one value, got []')
                 value = parse_quantity(value, f'{where}.{key}')
-            arguments[key] = check_argument(protocol, key, value)
-        for key in sorted(required_arguments(protocol) - set(arguments)):
+            arguments[key] = declared.arguments[key].check(protocol, key, value)
+        for key in sorted(declared.required - set(arguments)):
             raise ParameterError(f'{where} ({protocol}): missing required parameter {key!r}')
         _check_run(protocol, arguments, run_model, dt, f'{where} ({protocol})')
         specs.append(RunSpec(_label(run.get('label', f'{protocol}_{index}'), where), protocol,

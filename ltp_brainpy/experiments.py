@@ -44,7 +44,7 @@ from . import __version__
 from ._validate import ParameterError
 from .config import Config
 from .plotting import figure_for
-from .registry import PROTOCOLS, accepts
+from .registry import PROTOCOLS
 from .targets import evaluate
 
 __all__ = ['run_protocols', 'run_experiment', 'package_versions', 'check_output_folder',
@@ -77,11 +77,8 @@ def run_protocols(config: Config, progress: bool = False) -> dict:
     np.random.seed(config.seed)
     results = {}
     for spec in config.runs:
-        kwargs = dict(spec.arguments)
-        for name, value in (('dt', config.dt), ('seed', config.seed), ('pbar', progress)):
-            if accepts(spec.protocol, name):
-                kwargs[name] = value
-        results[spec.label] = PROTOCOLS[spec.protocol](**kwargs, **spec.model)
+        results[spec.label] = PROTOCOLS[spec.protocol].run(
+            spec.arguments, spec.model, dt=config.dt, seed=config.seed, pbar=progress)
     return results
 
 
@@ -389,6 +386,8 @@ def _write_results(config: Config, results: dict, summary: dict, folder: Path, c
     figures = []
     for protocol, runs in by_protocol.items():
         fig = figure_for(protocol, runs)
+        if fig is None:  # a protocol declared without a figure
+            continue
         name = f'{protocol}.png'
         _atomic_write(folder / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=110, format='png'))
         figures.append(name)
@@ -406,7 +405,8 @@ def format_targets(rows) -> str:
     """The target table as text."""
     out = io.StringIO()
     for row in rows:
-        mark = 'ok  ' if row['passed'] else 'FAIL'
+        mark = 'n/a ' if row['passed'] is None else 'ok  ' if row['passed'] else 'FAIL'
+        reason = f" ({row['error']})" if row.get('error') else ''
         out.write(f"  {mark} {row['protocol']:22s} {row['condition']:42s} "
-                  f"{row['measured_text']:>10s}   target {row['target']}\n")
+                  f"{row['measured_text']:>10s}   target {row['target']}{reason}\n")
     return out.getvalue()

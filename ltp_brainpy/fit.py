@@ -27,6 +27,8 @@ Examples
 >>> result = fit.fit('markram1997', ['theta_p'], n_starts=1, iterations=2,
 ...                  polish=0)  # doctest: +SKIP
 >>> result.parameters['theta_p']  # doctest: +SKIP
+
+:func:`reproduce` is declared as the config protocol ``dataset`` (:mod:`ltp_brainpy.declare`).
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ import numpy as np
 import optax
 import saiunit as u
 
-from . import protocols, simulate, trains
+from . import declare, protocols, simulate, trains
 from ._validate import ParameterError, quantity
 from .datasets import Dataset, load_dataset
 from .neuron import heaviside
@@ -163,6 +165,18 @@ def reproduce(data, dt=simulate.DEFAULT_DT, **params) -> ProtocolResult:
         {'data': dataset.change, 'sem': dataset.sem},
         summary={'chi2': float(np.sum(residual ** 2)),
                  'rows_within_2_sem': int(np.sum(np.abs(residual) <= 2)), 'rows': rows})
+
+
+def _check_dataset(args, model, dt, where):
+    try:
+        load_dataset(args['data'])
+    except ParameterError as err:
+        raise ParameterError(f"{where}: parameter 'data': {err}") from None
+
+
+declare.protocol('dataset', figure='ltp_brainpy.plotting:dataset', check=_check_dataset,
+                 arguments=dict(data=declare.Argument(
+                     str, 'a data set: a bundled name or a CSV file')))(reproduce)
 
 
 # --------------------------------------------------------------------------- parameters

@@ -5,18 +5,24 @@ r"""Learning experiments on :class:`~ltp_brainpy.LayeredNetwork`.
 - :func:`association` -- associative learning: pairs of patterns (A, B) presented together;
   afterwards A alone evokes the hidden response of A+B (pattern completion), and different
   pairs end with more distinct hidden codes.
+
+Both are declared as config protocols at the end of the module (:mod:`ltp_brainpy.declare`).
 """
 from __future__ import annotations
+
+import dataclasses
+import inspect
 
 import numpy as np
 import saiunit as u
 
-from . import simulate
+from . import declare, simulate
 from ._validate import ParameterError
 from .network import LayeredNetwork
 from .results import ProtocolResult
 
-__all__ = ['dbn_training', 'association', 'DBN_PATTERNS', 'pattern_correlation']
+__all__ = ['dbn_training', 'association', 'DBN_PATTERNS', 'pattern_correlation',
+           'NETWORK_ARGUMENTS', 'NETWORK_OPTIONS']
 
 #: The seven patterns of the original demonstration.
 DBN_PATTERNS = [[1.0, 0.0], [0.0, 1.0], [0.5, 1.0], [0.5, 0.5], [0.5, 0.0], [0.6, 0.4],
@@ -136,3 +142,75 @@ def association(n_pairs=4, pattern_size=5, n_input=40, n_hidden=20, n_cycles=8,
          'A': A, 'B': B},
         {'completion_before': float(c0), 'completion_after': float(c1),
          'code_overlap_before': float(o0), 'code_overlap_after': float(o1)})
+
+
+# --------------------------------------------------------------------------- declarations
+_A = declare.Argument
+#: Options of :class:`LayeredNetwork` that the network experiments pass through (their
+#: defaults are the network's).
+NETWORK_ARGUMENTS = dict(
+    lateral_inhibition=_A(u.nS, 'conductance of the lateral inhibition', nonnegative=True),
+    fan_in=_A(float, 'scale of the initial bottom-up weights by the fan-in'),
+    max_rate=_A(u.Hz, 'input rate of a pattern value of 1', nonnegative=True),
+    input_mode=_A(str, 'how patterns drive the input layer (a LayeredNetwork input mode)'),
+    input_current=_A(u.pA, 'current that a pattern value of 1 injects (current input mode)'),
+    w_spread=_A(float, 'relative spread of the initial weights'))
+_NETWORK_DEFAULTS = inspect.signature(LayeredNetwork.__init__).parameters
+NETWORK_ARGUMENTS = {  # defaults: the network's
+    k: dataclasses.replace(a, default=_NETWORK_DEFAULTS[k].default)
+    if k in _NETWORK_DEFAULTS else a for k, a in NETWORK_ARGUMENTS.items()}
+NETWORK_OPTIONS = set(NETWORK_ARGUMENTS)
+
+
+def _check_dbn(args, model, dt, where):
+    sizes = list(args['layer_sizes'])
+    patterns = np.asarray(DBN_PATTERNS if args['patterns'] is None else args['patterns'])
+    synapses = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    if synapses > declare.MAX_SYNAPSES:
+        raise ParameterError(f"{where}: parameter 'layer_sizes' expected at most "
+                             f'{declare.MAX_SYNAPSES:,} synapses between the layers, got '
+                             f'{synapses:,} ({sizes})')
+    if patterns.shape[1] != sizes[0]:
+        raise ParameterError(f"{where}: parameter 'patterns' expected rows of "
+                             f'layer_sizes[0] = {sizes[0]} values, got rows of '
+                             f'{patterns.shape[1]}')
+    length = args['n_cycles'] * len(patterns) * float(args['presentation'].to_decimal(u.ms))
+    return length, 'n_cycles x patterns x presentation'
+
+
+def _check_association(args, model, dt, where):
+    n_input, n_hidden = args['n_input'], args['n_hidden']
+    if n_input * n_hidden > declare.MAX_SYNAPSES:
+        raise ParameterError(f"{where}: parameters 'n_input' x 'n_hidden' expected at most "
+                             f'{declare.MAX_SYNAPSES:,} synapses, got {n_input * n_hidden:,}')
+    if args['n_pairs'] * args['pattern_size'] > n_input // 2:
+        raise ParameterError(f"{where}: parameters 'n_pairs' x 'pattern_size' expected at "
+                             f'most half the input layer, n_input // 2 = {n_input // 2}, '
+                             f"got {args['n_pairs'] * args['pattern_size']}")
+    length = (args['n_cycles'] * args['n_pairs'] * float(args['presentation'].to_decimal(u.ms))
+              + 4 * args['n_pairs'] * float(args['test_presentation'].to_decimal(u.ms)))
+    return length, 'n_cycles x n_pairs x presentation, test_presentation'
+
+
+declare.protocol(
+    'dbn_training', figure='ltp_brainpy.plotting:dbn_training', check=_check_dbn,
+    arguments=dict(
+        layer_sizes=_A('sizes', 'units per layer, input first'),
+        patterns=_A('patterns', 'input patterns, values in [0, 1] (default DBN_PATTERNS)'),
+        n_cycles=_A(int, 'presentations of every pattern'),
+        presentation=_A(u.ms, 'duration of one presentation', positive=True),
+        feedback=_A(bool, 'top-down projections as well'),
+        **NETWORK_ARGUMENTS))(dbn_training)
+declare.protocol(
+    'association', figure='ltp_brainpy.plotting:association', check=_check_association,
+    arguments=dict(
+        n_pairs=_A(int, 'pattern pairs (A, B)'),
+        pattern_size=_A(int, 'active units of a pattern'),
+        n_input=_A(int, 'input units (two halves, A and B)'),
+        n_hidden=_A(int, 'hidden units'),
+        n_cycles=_A(int, 'training presentations of every pair'),
+        presentation=_A(u.ms, 'duration of a training presentation', positive=True),
+        test_presentation=_A(u.ms, 'duration of a test presentation', positive=True),
+        plastic=_A(bool, 'plasticity on during training (false: the control)'),
+        nmda_block=_A(bool, 'block NMDA receptors (gbar_N = 0)'),
+        **NETWORK_ARGUMENTS))(association)

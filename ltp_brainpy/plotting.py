@@ -1,4 +1,8 @@
-"""Figures of the protocols, one per protocol, axes labelled with units."""
+"""Figures of the protocols, one per protocol, axes labelled with units.
+
+Each protocol's declaration (:mod:`ltp_brainpy.declare`) names its figure function, here for
+the package's protocols; :func:`figure_for` draws the one of a protocol.
+"""
 from __future__ import annotations
 
 import matplotlib
@@ -250,21 +254,21 @@ def convergence_figure(summary: dict):
     return fig
 
 
-FIGURES = {
-    'mg_block': mg_block,
-    'short_term_depression': short_term_depression,
-    'pairing': pairing,
-    'stdp': stdp,
-    'pair_frequency': pair_frequency,
-    'frequency_response': frequency_response,
-    'dbn_training': dbn_training,
-    'association': association,
-    'dataset': dataset,
-}
+def __getattr__(name):
+    if name == 'FIGURES':  # protocol name -> figure function, from the declarations
+        from .registry import PROTOCOLS
+        return {key: p.figure_function() for key, p in PROTOCOLS.items()
+                if p.figure is not None}
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def figure_for(protocol: str, runs):
-    """The figure of ``protocol`` for a list of ``(label, ProtocolResult)``."""
-    fig = FIGURES[protocol](runs)
+    """The figure of ``protocol`` (its declaration's ``figure``) for a list of
+    ``(label, ProtocolResult)``; None for a protocol declared without one."""
+    from .registry import PROTOCOLS
+    draw = PROTOCOLS[protocol].figure_function()
+    if draw is None:
+        return None
+    fig = draw(runs)
     fig.tight_layout()
     return fig

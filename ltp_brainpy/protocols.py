@@ -21,6 +21,10 @@ Protocols (sources in ``docs/model.md``):
 Every simulating protocol also takes ``dt`` (the time step, default 0.1 ms) and ``pbar``
 (show a progress bar).
 
+Each is declared as a config protocol at the end of the module (:mod:`ltp_brainpy.declare`:
+the arguments a config may give it, its figure in :mod:`ltp_brainpy.plotting`, its targets in
+:mod:`ltp_brainpy.targets` and its checks at load).
+
 The pulse trains of :func:`pairing` and :func:`frequency_response` are split as
 :mod:`ltp_brainpy.trains` splits STDP: :func:`plan_pulses` (host side) lays a multi-rate time
 grid per condition (:mod:`ltp_brainpy.timegrid`) and :func:`simulate_pulses` runs it with model
@@ -41,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 import saiunit as u
 
-from . import simulate, timegrid
+from . import declare, simulate, targets, timegrid
 from ._validate import ParameterError, quantity
 from .glutamate import GlutamateSynapse
 from .parameters import default_parameters, split_parameters
@@ -75,15 +79,8 @@ def _conditions(owner, name, values, unit, **checks):
 
 #: Largest count (pulses, pairs, trains, inputs) a protocol accepts: beyond it a run would not
 #: fit in memory or finish.
-MAX_COUNT = 1_000_000
-
-
-def _count(owner, name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or not minimum <= value <= MAX_COUNT:
-        raise ParameterError(f'{owner}: parameter {name!r} must be an integer in '
-                             f'[{minimum}, {MAX_COUNT:,}], got {value!r}')
-    return int(value)
+MAX_COUNT = declare.MAX_COUNT
+_count = declare.count
 
 
 def _steps(owner, name, value, dt):
@@ -758,3 +755,120 @@ def frequency_response(frequencies, n_pulses=900, n_inputs=28, dt=simulate.DEFAU
     return ProtocolResult('frequency_response', {'frequency': freqs}, change,
                           {'time': time, 'weight': weight,
                            'post_rate': (n_post / duration).in_unit(u.Hz)})
+
+
+# --------------------------------------------------------------------------- declarations
+# What a config may give each protocol, its figure, its targets and its checks at load
+# (ltp_brainpy.declare); ltp_brainpy.registry collects them.
+def _ms(value):
+    return np.asarray(value.to_decimal(u.ms), dtype=float)
+
+
+def _check_latency(args, model, dt, where):
+    """The current pulse must make the postsynaptic neuron fire (stdp, pair_frequency)."""
+    try:
+        trains.spike_latency(split_parameters(model, where)['neuron'], args['stim_current'], dt)
+    except ParameterError as err:
+        raise ParameterError(f'{where}: {err}') from None
+
+
+def _check_stdp(args, model, dt, where):
+    _check_latency(args, model, dt, where)
+    n_pairs, n_bursts = args['n_pairs'], args['n_bursts']
+    burst = n_pairs * 1000.0 / float(args['frequency'].to_decimal(u.Hz))
+    length = burst
+    if n_bursts > 1:
+        if args['burst_interval'] is None:
+            raise ParameterError(f"{where}: parameter 'burst_interval' expected when "
+                                 f'n_bursts > 1, got none')
+        interval = float(_ms(args['burst_interval']))
+        if interval < burst:
+            raise ParameterError(f"{where}: parameter 'burst_interval' expected at least "
+                                 f'n_pairs / frequency = {burst:g} ms, got '
+                                 f"{args['burst_interval']}")
+        length = (n_bursts - 1) * interval + burst
+    length += float(np.abs(_ms(args['delta_t'])).max()) + declare.SETTLE_MS
+    return length, 'n_bursts x burst_interval, n_pairs / frequency'
+
+
+def _check_pair_frequency(args, model, dt, where):
+    _check_latency(args, model, dt, where)
+    slowest = float(np.min(args['frequencies'].to_decimal(u.Hz)))
+    train = args['n_pairs'] * 1000.0 / slowest
+    length = (args['n_trains'] * max(float(_ms(args['train_interval'])), train)
+              + float(np.abs(_ms(args['delta_t'])).max()) + declare.SETTLE_MS)
+    return length, 'n_trains x train_interval, n_pairs / frequencies'
+
+
+def _check_train(rate, count):
+    """Run length of ``count`` pulses at the slowest of ``rate`` (the pulse protocols)."""
+    def check(args, model, dt, where):
+        slowest = float(np.min(args[rate].to_decimal(u.Hz)))
+        return args[count] * 1000.0 / slowest + declare.SETTLE_MS, f'{count} / {rate}'
+    return check
+
+
+_A = declare.Argument
+_N_INPUTS = _A(int, 'stimulated synapses onto the cell')
+_STIM_CURRENT = _A(u.nA, 'current pulse that makes each postsynaptic spike', positive=True)
+_STIM_DURATION = _A(u.ms, 'duration of that pulse', positive=True, step=True)
+
+declare.protocol(
+    'mg_block', figure='ltp_brainpy.plotting:mg_block', targets=targets.MG_BLOCK,
+    arguments=dict(
+        V=_A(u.mV, 'membrane potentials (default -100 ... 40 mV in 1 mV steps)',
+             per_condition=True),
+        mg=_A(u.mM, 'extracellular magnesium', nonnegative=True)))(mg_block_iv)
+declare.protocol(
+    'short_term_depression', figure='ltp_brainpy.plotting:short_term_depression',
+    targets=targets.SHORT_TERM_DEPRESSION, check=_check_train('frequencies', 'n_spikes'),
+    arguments=dict(
+        frequencies=_A(u.Hz, 'spike rates, one condition each', positive=True,
+                       per_condition=True, step=True),
+        n_spikes=_A(int, 'spikes per train')))(short_term_depression)
+declare.protocol(
+    'pairing', figure='ltp_brainpy.plotting:pairing',
+    targets=targets.PAIRING + [targets.BOUNDS], check=_check_train('frequency', 'n_pulses'),
+    arguments=dict(
+        hold=_A(u.mV, 'holding potentials of the clamped cell, one condition each',
+                per_condition=True),
+        n_pulses=_A(int, 'presynaptic pulses'),
+        frequency=_A(u.Hz, 'rate of the pulses', positive=True, step=True),
+        nmda_block=_A(bool, 'block NMDA receptors (gbar_N = 0, the AP5 control)'),
+        mg=_A(u.mM, 'extracellular magnesium', nonnegative=True),
+        n_inputs=_N_INPUTS))(pairing)
+declare.protocol(
+    'stdp', figure='ltp_brainpy.plotting:stdp', targets=targets.STDP + [targets.BOUNDS],
+    check=_check_stdp,
+    arguments=dict(
+        delta_t=_A(u.ms, 't_post - t_pre of the pairs, one condition each',
+                   per_condition=True),
+        n_pairs=_A(int, 'pairs per burst'),
+        frequency=_A(u.Hz, 'rate of the pairs within a burst', positive=True, step=True),
+        n_bursts=_A(int, 'number of bursts'),
+        burst_interval=_A(u.ms, 'onset-to-onset interval of the bursts (needed when '
+                          'n_bursts > 1)', positive=True, step=True),
+        stim_current=_STIM_CURRENT, stim_duration=_STIM_DURATION,
+        n_inputs=_N_INPUTS))(stdp)
+declare.protocol(
+    'pair_frequency', figure='ltp_brainpy.plotting:pair_frequency',
+    check=_check_pair_frequency,
+    arguments=dict(
+        frequencies=_A(u.Hz, 'pair rates, one condition each', positive=True,
+                       per_condition=True, step=True),
+        delta_t=_A(u.ms, 't_post - t_pre of every pair'),
+        n_pairs=_A(int, 'pairs per train'),
+        n_trains=_A(int, 'number of trains'),
+        train_interval=_A(u.ms, 'onset-to-onset interval of the trains', positive=True,
+                          step=True),
+        stim_current=_STIM_CURRENT, stim_duration=_STIM_DURATION,
+        n_inputs=_N_INPUTS))(pair_frequency)
+declare.protocol(
+    'frequency_response', figure='ltp_brainpy.plotting:frequency_response',
+    targets=targets.FREQUENCY_RESPONSE + [targets.BOUNDS],
+    check=_check_train('frequencies', 'n_pulses'),
+    arguments=dict(
+        frequencies=_A(u.Hz, 'stimulation rates, one condition each', positive=True,
+                       per_condition=True, step=True),
+        n_pulses=_A(int, 'pulses per train'),
+        n_inputs=_A(int, 'co-stimulated synapses onto the cell')))(frequency_response)

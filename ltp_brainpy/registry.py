@@ -1,105 +1,61 @@
-"""Every experiment a config can run: protocol name -> function, and its arguments' checks."""
+"""Every experiment a config can run, collected from the protocols' declarations.
+
+A protocol is declared next to its function, in its own module (:mod:`ltp_brainpy.declare`:
+its arguments, figure and targets); declaring registers it on import. This module imports the
+package's protocol modules (:data:`PROTOCOL_MODULES`, the one list of them) and exposes the
+registry, :data:`PROTOCOLS` (name -> :class:`~ltp_brainpy.declare.Protocol`, callable like
+its function), with helpers over the declarations. A protocol declared elsewhere (a user's
+module, a test) is in :data:`PROTOCOLS` as soon as its module is imported.
+"""
 from __future__ import annotations
 
-import inspect
+import importlib
 
-import numpy as np
-import saiunit as u
+from .declare import PROTOCOLS, RUNTIME, Protocol
 
-from ._validate import ParameterError, quantity
-from .fit import reproduce
-from .network_experiments import association, dbn_training
-from .protocols import (_count, frequency_response, mg_block_iv, pair_frequency, pairing,
-                        short_term_depression, stdp)
+__all__ = ['PROTOCOLS', 'PROTOCOL_MODULES', 'ARGUMENTS', 'NETWORK_OPTIONS', 'check_argument',
+           'allowed_arguments', 'required_arguments', 'accepts', 'declaration', 'Protocol']
 
-__all__ = ['PROTOCOLS', 'ARGUMENTS', 'check_argument', 'allowed_arguments',
-           'required_arguments', 'accepts']
+#: The package's modules that declare protocols, imported here (in this order).
+PROTOCOL_MODULES = ('ltp_brainpy.protocols', 'ltp_brainpy.network_experiments',
+                    'ltp_brainpy.fit')
+for _module in PROTOCOL_MODULES:
+    importlib.import_module(_module)
 
-PROTOCOLS = {
-    'mg_block': mg_block_iv,
-    'short_term_depression': short_term_depression,
-    'pairing': pairing,
-    'stdp': stdp,
-    'pair_frequency': pair_frequency,
-    'frequency_response': frequency_response,
-    'dbn_training': dbn_training,
-    'association': association,
-    'dataset': reproduce,
-}
+from .network_experiments import NETWORK_OPTIONS  # noqa: E402
 
-#: Options of :class:`LayeredNetwork` that the network experiments pass through.
-NETWORK_OPTIONS = {'lateral_inhibition', 'fan_in', 'max_rate', 'input_mode', 'input_current',
-                   'w_spread'}
-_RUNTIME = {'dt', 'pbar', 'seed'}  # set by the runner from the config's top level
+_RUNTIME = set(RUNTIME)  # set by the runner from the config's top level
 
 
-def _signature(protocol):
-    return inspect.signature(PROTOCOLS[protocol]).parameters.values()
+def declaration(protocol: str) -> Protocol:
+    """The declaration of ``protocol`` (KeyError if none)."""
+    return PROTOCOLS[protocol]
 
 
 def allowed_arguments(protocol: str) -> set:
     """Names a ``[[run]]`` table of ``protocol`` may set (model parameters go in [model])."""
-    names = {p.name for p in _signature(protocol)
-             if p.kind is not inspect.Parameter.VAR_KEYWORD} - _RUNTIME
-    return names | NETWORK_OPTIONS if protocol in ('dbn_training', 'association') else names
+    return set(PROTOCOLS[protocol].arguments)
 
 
 def required_arguments(protocol: str) -> set:
-    return {p.name for p in _signature(protocol) if p.default is inspect.Parameter.empty
-            and p.kind is not inspect.Parameter.VAR_KEYWORD}
+    return PROTOCOLS[protocol].required
 
 
 def accepts(protocol: str, name: str) -> bool:
     """Whether ``protocol`` has a parameter ``name`` (``dt``, ``seed``, ``pbar`` ...)."""
-    return any(p.name == name for p in _signature(protocol))
-
-
-#: Units and checks of the experiments' arguments, used to validate a config before running it.
-ARGUMENTS = {
-    'V': (u.mV, {}), 'hold': (u.mV, {}), 'delta_t': (u.ms, {}),
-    'frequencies': (u.Hz, dict(positive=True)), 'frequency': (u.Hz, dict(positive=True)),
-    'burst_interval': (u.ms, dict(positive=True)),
-    'train_interval': (u.ms, dict(positive=True)), 'n_trains': (int, {}), 'stim_duration': (u.ms, dict(positive=True)),
-    'stim_current': (u.nA, dict(positive=True)), 'mg': (u.mM, dict(nonnegative=True)),
-    'presentation': (u.ms, dict(positive=True)), 'test_presentation': (u.ms, dict(positive=True)),
-    'lateral_inhibition': (u.nS, dict(nonnegative=True)),
-    'max_rate': (u.Hz, dict(nonnegative=True)), 'input_current': (u.pA, {}),
-    'n_spikes': (int, {}), 'n_pulses': (int, {}), 'n_pairs': (int, {}), 'n_bursts': (int, {}),
-    'n_inputs': (int, {}), 'n_cycles': (int, {}), 'n_input': (int, {}), 'n_hidden': (int, {}),
-    'pattern_size': (int, {}), 'nmda_block': (bool, {}), 'plastic': (bool, {}),
-    'feedback': (bool, {}), 'fan_in': (float, {}), 'w_spread': (float, {}),
-    'input_mode': (str, {}), 'data': (str, {}), 'layer_sizes': ('sizes', {}), 'patterns': ('patterns', {}),
-}
+    return PROTOCOLS[protocol].accepts(name)
 
 
 def check_argument(protocol: str, name: str, value):
     """Validate one argument (unit, sign, type) without running anything."""
-    kind, checks = ARGUMENTS[name]
-    where = f'{protocol}: parameter {name!r}'
-    if kind is int:
-        return _count(protocol, name, value)
-    if kind is bool or kind is str:
-        if not isinstance(value, kind):
-            raise ParameterError(f'{where} must be a {kind.__name__}, got {value!r}')
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not 0 <= value < np.inf:
-            raise ParameterError(f'{where} must be a finite non-negative number, got {value!r}')
-        return float(value)
-    if kind == 'sizes':
-        if not isinstance(value, list) or len(value) < 2 or not all(
-                isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value):
-            raise ParameterError(f'{where} must list at least two positive integers, '
-                                 f'got {value!r}')
-        return value
-    if kind == 'patterns':
-        try:
-            array = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            array = np.zeros(0)
-        if array.ndim != 2 or array.size == 0 or array.min() < 0 or array.max() > 1:
-            raise ParameterError(f'{where} must be a list of equal-length lists of numbers '
-                                 f'in [0, 1], got {value!r}')
-        return array.tolist()
-    return quantity(protocol, name, value, kind, **checks)
+    return PROTOCOLS[protocol].arguments[name].check(protocol, name, value)
+
+
+def __getattr__(name):
+    if name == 'ARGUMENTS':  # every declared argument name -> (unit or type, checks)
+        arguments = {}
+        for p in PROTOCOLS.values():
+            for key, argument in p.arguments.items():
+                arguments.setdefault(key, (argument.kind, argument.checks))
+        return arguments
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -26,12 +26,18 @@ class ProtocolResult:
         Arrays/quantities for the figure; also readable as attributes (``result.time``).
     summary : dict
         The experiment's headline numbers (plain floats), written to ``results.json``.
+    arguments, model : dict
+        The arguments of the call (defaults filled in) and its model parameter overrides, set
+        when the protocol is called through its declaration (:mod:`ltp_brainpy.declare`, as a
+        config runs it): targets select runs by them. Empty for a direct function call.
     """
     protocol: str
     conditions: dict
     weight_change: Optional[np.ndarray]
     traces: dict
     summary: dict = dataclasses.field(default_factory=dict)
+    arguments: dict = dataclasses.field(default_factory=dict, repr=False)
+    model: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def __getattr__(self, key):
         traces = self.__dict__.get('traces', {})

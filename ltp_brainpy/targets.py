@@ -1,33 +1,30 @@
 """The target table the default parameters must reproduce (docs/model.md, section 5).
 
-Each target reads the results of the default experiment (``configs/default.toml``) by run
-label and returns the measured value and whether it lies in the acceptance band. The test suite
-and ``ltp-brainpy run configs/default.toml`` evaluate the same table.
+The targets are declared with their protocols (:mod:`ltp_brainpy.declare`): each list here
+(:data:`MG_BLOCK`, :data:`SHORT_TERM_DEPRESSION`, :data:`STDP`, :data:`FREQUENCY_RESPONSE`,
+:data:`PAIRING`, and :data:`BOUNDS`, shared by the plastic protocols) is the ``targets`` of a
+protocol's declaration. A target reads the runs of its protocol and selects them by their
+arguments and conditions (``n_pairs = 10`` at ``delta_t = +10 ms``, ``mg = 0 mM`` ...), not by
+run label, among the runs that share the model of the protocol's first run (a rule atlas's
+other rules are not mixed in), and :data:`BOUNDS` checks every run against the bounds
+``w_min``, ``w_max`` of the model that run used. :func:`evaluate` evaluates the targets of every protocol of an
+experiment; a target whose runs are missing is reported as ``n/a``, one whose measure fails as
+a failure, each with the reason.
+``configs/default.toml`` runs every condition of the table; the test suite and
+``ltp-brainpy run default`` evaluate the same table.
 """
 from __future__ import annotations
-
-import dataclasses
-from typing import Callable
 
 import numpy as np
 import saiunit as u
 
-__all__ = ['Target', 'TARGETS', 'evaluate', 'crossover_frequency', 'decay_constant']
+from .declare import PROTOCOLS, Runs, Target, TargetError
+
+__all__ = ['Target', 'TargetError', 'TARGETS', 'MG_BLOCK', 'SHORT_TERM_DEPRESSION', 'STDP',
+           'FREQUENCY_RESPONSE', 'PAIRING', 'BOUNDS', 'evaluate', 'targets_of',
+           'crossover_frequency', 'decay_constant', 'weight_bounds']
 
 MG_TABLE = {-80.0: 0.0244, -60.0: 0.0796, -40.0: 0.2302, -20.0: 0.5081, 0.0: 0.7812}
-
-
-def _at(result, key, value, unit):
-    """Index of the condition ``key == value`` in a result."""
-    values = np.asarray(result.conditions[key].to_decimal(unit))
-    matches = np.flatnonzero(np.isclose(values, value))
-    if not len(matches):
-        raise KeyError(f'{result.protocol}: no condition {key} = {value} {unit}')
-    return int(matches[0])
-
-
-def _change(result, key, value, unit):
-    return float(result.weight_change[_at(result, key, value, unit)])
 
 
 def crossover_frequency(frequencies_hz, weight_change) -> float:
@@ -43,14 +40,14 @@ def crossover_frequency(frequencies_hz, weight_change) -> float:
     return float('nan')
 
 
-def _mg(results):
-    """Largest relative error of B(V) against the Jahr & Stevens formula (inf if a value also
-    misses the table's four decimals)."""
-    r = results['mg_block']
+def _mg(runs):
+    """Largest relative error of B(V) against the Jahr & Stevens formula at 1 mM (inf if a
+    value also misses the table's four decimals)."""
+    r = runs.where(mg=1.0 * u.mM)[0]
     mg = float(r.mg / u.mM)
     worst = 0.0
     for v, table in MG_TABLE.items():
-        value = float(r.unblocked[_at(r, 'V', v, u.mV)])
+        value = float(np.asarray(r.unblocked)[_at(r, 'V', v, u.mV)])
         exact = 1.0 / (1.0 + mg / 3.57 * np.exp(-0.062 * v))
         if abs(value - table) > 5e-5:
             return float('inf')
@@ -58,42 +55,67 @@ def _mg(results):
     return worst
 
 
-def _depression(results):
-    r = results['depression']
-    return float(np.abs(r.relative_release / r.analytic_relative_release - 1).max())
+def _at(result, key, value, unit):
+    """Index of the condition ``key == value`` in a result."""
+    values = np.asarray(result.conditions[key].to_decimal(unit))
+    matches = np.flatnonzero(np.isclose(values, value))
+    if not len(matches):
+        raise TargetError(f'{result.protocol}: no condition {key} = {value:g} {unit}')
+    return int(matches[0])
 
 
-def _crossover(results):
-    r = results['frequency']
-    return crossover_frequency(r.conditions['frequency'].to_decimal(u.Hz), r.weight_change)
+def _depression(runs):
+    if not runs:
+        raise TargetError('no short_term_depression run')
+    return float(max(np.abs(r.relative_release / r.analytic_relative_release - 1).max()
+                     for r in runs))
 
 
-def _bounds(results):
-    """Largest excursion of the mean weight outside [w_min, w_max] = [0, 1] nS, or inf on NaN."""
-    weights = [r.traces['weight'] for r in results.values() if 'weight' in r.traces]
-    if not weights:
-        raise KeyError('no weight traces')
+def weight_bounds(model: dict) -> tuple:
+    """``(w_min, w_max)`` in nS of the plasticity rule of a run's ``model`` parameters (the
+    rule's defaults unless overridden)."""
+    from .parameters import DEFAULT_RULE, default_parameters
+    rule = {**default_parameters(model.get('rule', DEFAULT_RULE))['rule'], **model}
+    if 'w_min' not in rule or 'w_max' not in rule:
+        raise TargetError(f"rule {model.get('rule', DEFAULT_RULE)!r} has no w_min, w_max")
+    return float(rule['w_min'].to_decimal(u.nS)), float(rule['w_max'].to_decimal(u.nS))
+
+
+def _bounds(runs):
+    """Largest excursion of the mean weight outside [w_min, w_max] of its run's rule (nS), or
+    inf on NaN."""
+    weighed = [r for r in runs if 'weight' in r.traces]
+    if not weighed:
+        raise TargetError('no run with a weight trace')
     worst = 0.0
-    for w in weights:
-        w = np.asarray(w.to_decimal(u.nS))
+    for r in weighed:
+        w_min, w_max = weight_bounds(r.model)
+        w = np.asarray(r.traces['weight'].to_decimal(u.nS))
         if not np.all(np.isfinite(w)):
             return float('inf')
-        worst = max(worst, float(-w.min()), float(w.max() - 1.0))
+        worst = max(worst, float(w_min - w.min()), float(w.max() - w_max))
     return max(worst, 0.0)
 
 
-def _window(results, sign):
+def _window(runs):
+    """The STDP window: runs of 60 pairs at 1 Hz (one burst)."""
+    return runs.where(n_pairs=60, frequency=1.0 * u.Hz, n_bursts=1)
+
+
+def _side(runs, sign):
     """(delta t in ms, weight change) of the STDP window on one side (sign +1 or -1)."""
-    r = results['stdp']
-    dt = np.asarray(r.conditions['delta_t'].to_decimal(u.ms))
+    window = _window(runs)
+    dt, dw = window.values('delta_t', u.ms), window.changes()
     side = sign * dt > 0
-    return dt[side], np.asarray(r.weight_change)[side]
+    if not side.any():
+        raise TargetError(f'stdp: no delta_t {"> 0" if sign > 0 else "< 0"} in the window')
+    return dt[side], dw[side]
 
 
-def _peak(results, sign):
+def _peak(runs, sign):
     """(position in ms, value) of the window's extreme on one side: the largest LTP for
     sign = +1, the deepest LTD for sign = -1."""
-    dt, dw = _window(results, sign)
+    dt, dw = _side(runs, sign)
     k = int(np.argmax(sign * dw))
     return float(dt[k]), float(dw[k])
 
@@ -112,43 +134,40 @@ def decay_constant(delta_t_ms, weight_change) -> float:
     return float(tau) if tau > 0 else float('nan')
 
 
-def _tau(results, sign, lo, hi):
-    dt, dw = _window(results, sign)
+def _tau(runs, sign, lo, hi):
+    dt, dw = _side(runs, sign)
     keep = (np.abs(dt) >= lo) & (np.abs(dt) <= hi)
     return decay_constant(dt[keep], dw[keep])
 
 
-def _pairs(results):
-    """Changes after 10, 30 and 60 pairs at +10 ms."""
-    return [_change(results['stdp_10'], 'delta_t', 10.0, u.ms),
-            _change(results['stdp_30'], 'delta_t', 10.0, u.ms),
-            _change(results['stdp'], 'delta_t', 10.0, u.ms)]
+def _pairs(runs):
+    """Changes after 10, 30 and 60 pairs at 1 Hz, +10 ms."""
+    return [runs.where(n_pairs=n, frequency=1.0 * u.Hz, n_bursts=1).change('delta_t', 10.0, u.ms)
+            for n in (10, 30, 60)]
 
 
-def _holds(results, lo, hi):
-    r = results['pairing']
-    V = np.asarray(r.conditions['hold'].to_decimal(u.mV))
+def _frequency(runs, n_pulses, f):
+    return runs.where(n_pulses=n_pulses).change('frequency', f, u.Hz)
+
+
+def _crossover(runs):
+    trains = runs.where(n_pulses=900)
+    return crossover_frequency(trains.values('frequency', u.Hz), trains.changes())
+
+
+def _pairing(runs, **where):
+    """Pairing runs of 200 pulses at 2 Hz: by default the controls (1 mM Mg, NMDA intact)."""
+    return runs.where(**{'n_pulses': 200, 'frequency': 2.0 * u.Hz, 'nmda_block': False,
+                         'mg': 1.0 * u.mM, **where})
+
+
+def _holds(runs, lo, hi):
+    control = _pairing(runs)
+    V, dw = control.values('hold', u.mV), control.changes()
     keep = (V >= lo) & (V <= hi)
     if not keep.any():
-        raise KeyError(f'pairing: no holding potential in [{lo}, {hi}] mV')
-    return np.asarray(r.weight_change)[keep]
-
-
-@dataclasses.dataclass(frozen=True)
-class Target:
-    protocol: str
-    condition: str
-    target: str
-    measure: Callable
-    passes: Callable
-    unit: str = '%'  # how the measured value is reported: '%', 'ms', 'Hz' or '' (plain)
-
-    def text(self, value) -> str:
-        if self.unit == '%':
-            return ' / '.join(f'{100 * v:+.1f} %' for v in np.atleast_1d(value))
-        if isinstance(value, tuple):  # (position, value) of a peak
-            return f'{100 * value[1]:+.1f} % at {value[0]:+g} ms'
-        return f'{value:.3g}' + (f' {self.unit}' if self.unit else '')
+        raise TargetError(f'pairing: no holding potential in [{lo}, {hi}] mV')
+    return dw[keep]
 
 
 def _ok(check):
@@ -161,14 +180,16 @@ def _ok(check):
     return passes
 
 
-#: The calibrated target table of the default (CA3-CA1) parameters: docs/model.md, section 5
-#: (and the Mg block and short-term depression rows of section 4).
-TARGETS = [
+MG_BLOCK = [
     Target('Mg block', 'B(V) at -80, -60, -40, -20, 0 mV, 1 mM',
            'rel. err < 1e-4 (and the 4 decimals)', _mg, _ok(lambda x: x < 1e-4), unit=''),
+]
+SHORT_TERM_DEPRESSION = [
     Target('Short-term depression', '20 spikes at 5, 10, 20, 50 Hz',
            'release follows the analytic recursion within 2 %', _depression,
            _ok(lambda x: x < 0.02)),
+]
+STDP = [
     Target('STDP window', '60 pairs at 1 Hz: LTP peak', '+40 ... +100 % at +5 ... +10 ms',
            lambda r: _peak(r, +1), _ok(lambda p: 5 <= p[0] <= 10 and 0.4 <= p[1] <= 1.0),
            unit='peak'),
@@ -182,26 +203,30 @@ TARGETS = [
            'tau- = 34 ms +- 30 % (Bi & Poo: 33.7 ms)', lambda r: _tau(r, -1, 5, 80),
            _ok(lambda x: 34 * 0.7 <= x <= 34 * 1.3), unit='ms'),
     Target('STDP window, tails', 'delta t = -100 and +100 ms', 'abs change <= 5 % each',
-           lambda r: [_change(r['stdp'], 'delta_t', d, u.ms) for d in (-100.0, 100.0)],
+           lambda r: [_window(r).change('delta_t', d, u.ms) for d in (-100.0, 100.0)],
            _ok(lambda x: max(abs(v) for v in x) <= 0.05)),
     Target('STDP, number of pairs', '10, 30, 60 pairs at +10 ms',
            'increasing; 10 pairs < half of 60', _pairs,
            _ok(lambda x: x[0] < x[1] < x[2] and x[0] < x[2] / 2)),
+]
+FREQUENCY_RESPONSE = [
     Target('Frequency (Dudek & Bear)', '900 pulses at 1 and at 3 Hz', '<= -10 % each',
-           lambda r: [_change(r['frequency'], 'frequency', f, u.Hz) for f in (1.0, 3.0)],
+           lambda r: [_frequency(r, 900, f) for f in (1.0, 3.0)],
            _ok(lambda x: max(x) <= -0.1)),
     Target('Frequency', 'crossover from LTD to LTP', '7 ... 15 Hz', _crossover,
            _ok(lambda x: 7.0 <= x <= 15.0), unit='Hz'),
     Target('Frequency', '900 pulses at 50 Hz; 100 pulses at 100 Hz', '>= +10 %; >= +20 %',
-           lambda r: [_change(r['frequency'], 'frequency', 50.0, u.Hz),
-                      _change(r['tetanus'], 'frequency', 100.0, u.Hz)],
+           lambda r: [_frequency(r, 900, 50.0), _frequency(r, 100, 100.0)],
            _ok(lambda x: x[0] >= 0.1 and x[1] >= 0.2)),
+]
+PAIRING = [
     Target('Pairing (Chen et al.)', '200 pulses at 2 Hz clamped at 0 mV', '>= +50 %',
-           lambda r: _change(r['pairing'], 'hold', 0.0, u.mV), _ok(lambda x: x >= 0.5)),
+           lambda r: _pairing(r).change('hold', 0.0, u.mV), _ok(lambda x: x >= 0.5)),
     Target('Pairing', 'same, clamped at -70 mV', 'abs change <= 5 %',
-           lambda r: _change(r['pairing'], 'hold', -70.0, u.mV), _ok(lambda x: abs(x) <= 0.05)),
+           lambda r: _pairing(r).change('hold', -70.0, u.mV), _ok(lambda x: abs(x) <= 0.05)),
     Target('Pairing', '0 mV with NMDA blocked (AP5)', 'abs change <= 5 %',
-           lambda r: _change(r['ap5'], 'hold', 0.0, u.mV), _ok(lambda x: abs(x) <= 0.05)),
+           lambda r: _pairing(r, nmda_block=True).change('hold', 0.0, u.mV),
+           _ok(lambda x: abs(x) <= 0.05)),
     Target('Pairing, voltage dependence', 'deepest LTD in -60 ... -30 mV',
            'LTD (<= -5 %) (Ngezahayo et al. 2000)', lambda r: float(_holds(r, -60, -30).min()),
            _ok(lambda x: x <= -0.05)),
@@ -209,24 +234,46 @@ TARGETS = [
            'LTP (>= +10 %) from -20 mV up', lambda r: float(_holds(r, -20, 10).min()),
            _ok(lambda x: x >= 0.1)),
     Target('Pairing, magnesium', '-70 mV in 0 mM Mg', '>= +20 % (block removed)',
-           lambda r: _change(r['mg_free'], 'hold', -70.0, u.mV), _ok(lambda x: x >= 0.2)),
+           lambda r: _pairing(r, mg=0.0 * u.mM).change('hold', -70.0, u.mV),
+           _ok(lambda x: x >= 0.2)),
     Target('Pairing, magnesium', '0 mV in 2 mM Mg, and in 1 mM', 'smaller in 2 mM',
-           lambda r: [_change(r['mg_2mM'], 'hold', 0.0, u.mV),
-                      _change(r['pairing'], 'hold', 0.0, u.mV)],
+           lambda r: [_pairing(r, mg=2.0 * u.mM).change('hold', 0.0, u.mV),
+                      _pairing(r).change('hold', 0.0, u.mV)],
            _ok(lambda x: x[0] < x[1])),
-    Target('Bounds', 'every protocol above', 'w_min <= w <= w_max, no NaN',
-           _bounds, _ok(lambda x: x <= 1e-6), unit=''),
 ]
+#: Shared by the protocols with a weight trace (stdp, frequency_response, pairing): evaluated
+#: once, on all their runs, after their own targets.
+BOUNDS = Target('Bounds', 'every protocol above', 'w_min <= w <= w_max, no NaN',
+                _bounds, _ok(lambda x: x <= 1e-6), unit='', one_model=False)
+
+
+def targets_of(protocols) -> list:
+    """``[(target, protocol names)]`` of the declared ``protocols`` (names, in order): each
+    target once, those declared by a single protocol first."""
+    owners = {}
+    for name in protocols:
+        for target in PROTOCOLS[name].targets:
+            owners.setdefault(id(target), (target, []))[1].append(name)
+    pairs = list(owners.values())
+    return [p for p in pairs if len(p[1]) == 1] + [p for p in pairs if len(p[1]) > 1]
+
+
+def __getattr__(name):
+    if name == 'TARGETS':  # every declared target, as the table lists them
+        from .registry import PROTOCOLS as declared
+        return [target for target, _ in targets_of(declared)]
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def evaluate(results: dict) -> list:
-    """Evaluate every target whose runs are present; one dict per target."""
-    rows = []
-    for t in TARGETS:
-        try:
-            value = t.measure(results)
-        except KeyError:
-            continue
-        rows.append(dict(protocol=t.protocol, condition=t.condition, target=t.target,
-                         measured=value, passed=t.passes(value), measured_text=t.text(value)))
-    return rows
+    """The target rows of an experiment's ``{label: ProtocolResult}``: the targets of every
+    declared protocol that ran, each on the runs of its protocol(s) in order; a target that
+    cannot be evaluated gives a row with the reason in ``error`` and ``passed`` None (its runs
+    are not in the config) or False (its measure failed)."""
+    from . import registry  # noqa: F401  (declares the package's protocols)
+    runs = {}
+    for result in results.values():
+        runs.setdefault(result.protocol, []).append(result)
+    names = [name for name in runs if name in PROTOCOLS]
+    return [target.evaluate(Runs([r for name in owners for r in runs[name]], owners[0]))
+            for target, owners in targets_of(names)]
