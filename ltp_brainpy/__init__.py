@@ -13,6 +13,13 @@ Components (each a unit-checked ``brainpy.state`` class):
 - :func:`mg_unblock` -- the Mg²⁺ block of NMDA receptors
 - :class:`LayeredNetwork` -- layers of LTP neurons with plastic bottom-up/top-down projections
 """
+import os as _os
+
+if _os.environ.get('LTP_BRAINPY_COORDINATOR') or _os.environ.get('LTP_BRAINPY_DISTRIBUTED'):
+    # jax.distributed must start before anything initialises JAX (ltp_brainpy.devices)
+    from .devices import initialize_distributed as _initialize_distributed
+    _initialize_distributed()
+
 from ._validate import ParameterError
 from .clopath import ClopathRule
 from .connectivity import FixedInDegree, connection_mask

@@ -91,7 +91,7 @@ def _run(args) -> int:
     from .experiments import check_output_folder, format_targets, run_experiment
 
     path = _resolve(args.config, args.dir)
-    config = load_config(path, args.set, preset=args.preset)
+    config = load_config(path, args.set, preset=args.preset, quick=args.quick)
     out = check_output_folder(Path(args.out) if args.out else Path('results') / config.name)
     say = _printer(args)
     say(f'{config.title}: {len(config.runs)} run(s), dt = {config.dt}, writing to {out}/')
@@ -133,6 +133,10 @@ def _sweep(args) -> int:
                    f'{", ".join(a.name for a in axes)}, writing to {out}/')
     summary = run_sweep(path, axes, out, args.set, preset=args.preset,
                         command=['ltp-brainpy'] + sys.argv[1:])
+    if summary.get('secondary'):
+        print(f"Ran this process's share of the {summary['points']} point(s) in "
+              f"{summary['wall_time_s']:.0f} s; process 0 writes {out}/")
+        return 0
     print(f"Wrote sweep.csv ({summary['rows']} rows), {len(summary['figures'])} figure(s) and "
           f"metadata.json to {out}/ in {summary['wall_time_s']:.0f} s")
     return 0
@@ -245,6 +249,8 @@ def main(argv=None) -> int:
     p_run.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                        help='override: theta_p="0.6 uM", dt="0.05 ms", run.0.n_pulses=100')
     p_run.add_argument('--preset', help='parameter preset: a preset.toml or a bundled name')
+    p_run.add_argument('--quick', action='store_true',
+                       help="the config's short version (its [quick] table)")
     p_run.add_argument('--dir', type=Path, help=argparse.SUPPRESS)
     p_sweep = sub.add_parser('sweep', parents=common,
                              help='run a config over a grid of parameters')

@@ -42,14 +42,14 @@ import saiunit as u
 
 from ._validate import ParameterError, quantity
 from .parameters import default_parameters, parameter_names, rule_class, unknown_key_error
-from .declare import MAX_STEPS, MAX_SYNAPSES, SETTLE_MS as _SETTLE_MS, REQUIRED
+from .declare import MAX_STEPS, REQUIRED
 from .registry import PROTOCOLS
 from .simulate import DEFAULT_DT
 
 __all__ = ['Config', 'RunSpec', 'load_config', 'load_preset', 'bundled_presets', 'parse_quantity',
            'apply_overrides']
 
-TOP_LEVEL = {'title', 'description', 'dt', 'seed', 'preset', 'model', 'run'}
+TOP_LEVEL = {'title', 'description', 'dt', 'seed', 'preset', 'model', 'run', 'quick'}
 PRESET_KEYS = {'title', 'description', 'source', 'model'}
 _QUANTITY = re.compile(r'^\s*([-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf|nan))\b\s*(.*?)\s*$',
                        re.IGNORECASE)
@@ -315,6 +315,9 @@ def _build(raw: dict, name: str, base: Path | None = None) -> Config:
     seed = raw.get('seed', 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
         raise ParameterError(f'seed: must be an integer in [0, 2**32), got {seed!r}')
+    if 'quick' in raw and not isinstance(raw['quick'], dict):
+        raise ParameterError(f'quick: expected a table of --set assignments, got '
+                             f'{raw["quick"]!r}')
     for key in ('title', 'description'):
         if key in raw and not isinstance(raw[key], str):
             raise ParameterError(f'{key}: must be a string, got {raw[key]!r}')
@@ -383,34 +386,47 @@ def apply_overrides(raw: dict, assignments) -> dict:
             value = tomllib.loads(f'v = {text}')['v']
         except tomllib.TOMLDecodeError:
             value = text
-        path = key.split('.')
-        if len(path) == 1 and key not in TOP_LEVEL:
-            path = ['model', key]
-        if len(path) == 2 and path[0] == 'run' or path[0] in TOP_LEVEL - {'model', 'run'} \
-                and len(path) > 1:
-            raise ParameterError(f'--set {key}: set a key of a table (run.0.KEY=..., '
-                                 f'model.KEY=...), not a whole table or a plain setting')
-        target = raw
-        for i, part in enumerate(path[:-1]):
-            if isinstance(target, list):
-                if not part.isdigit() or int(part) >= len(target):
-                    raise ParameterError(f'--set {key}: no run number {part!r}')
-                target = target[int(part)]
-            else:
-                target = target.setdefault(part, {})
-                if not isinstance(target, (dict, list)):
-                    raise ParameterError(f'--set {key}: {part!r} is not a table')
-        target[path[-1]] = value
+        _assign(raw, key, value, '--set')
     return raw
 
 
-def load_config(path, overrides=(), preset=None) -> Config:
+def _assign(raw: dict, key: str, value, where: str) -> None:
+    """Set the dotted ``key`` of ``raw`` to ``value`` (``--set`` and ``[quick]``)."""
+    path = key.split('.')
+    if len(path) == 1 and key not in TOP_LEVEL:
+        path = ['model', key]
+    if len(path) == 2 and path[0] == 'run' or path[0] in TOP_LEVEL - {'model', 'run'} \
+            and len(path) > 1:
+        raise ParameterError(f'{where} {key}: set a key of a table (run.0.KEY=..., '
+                             f'model.KEY=...), not a whole table or a plain setting')
+    target = raw
+    for part in path[:-1]:
+        if isinstance(target, list):
+            if not part.isdigit() or int(part) >= len(target):
+                raise ParameterError(f'{where} {key}: no run number {part!r}')
+            target = target[int(part)]
+        else:
+            target = target.setdefault(part, {})
+            if not isinstance(target, (dict, list)):
+                raise ParameterError(f'{where} {key}: {part!r} is not a table')
+    target[path[-1]] = value
+
+
+def load_config(path, overrides=(), preset=None, quick: bool = False) -> Config:
     """Read, override and validate a TOML config; raises :class:`ParameterError` on bad input.
 
     ``preset`` (a bundled preset's name or a preset file) replaces the config's own ``preset``.
+    ``quick`` applies the config's ``[quick]`` table first: assignments like ``--set``'s
+    (``"run.0.n_hidden" = 30``) that make a short version of the experiment.
     """
     path = Path(path)
     raw = _read_toml(path, 'config')
     if preset is not None:
         raw['preset'] = str(preset)
+    if quick:
+        if not isinstance(raw.get('quick'), dict):
+            raise ParameterError(f'--quick: expected a [quick] table in {path.name}, which has '
+                                 f'none')
+        for key, value in raw['quick'].items():
+            _assign(raw, key, value, 'quick')
     return _build(apply_overrides(raw, overrides), path.stem, base=path.parent)

@@ -42,7 +42,7 @@ import numpy as np
 import optax
 import saiunit as u
 
-from . import declare, protocols, simulate, trains
+from . import declare, devices, protocols, simulate, trains
 from ._validate import ParameterError, quantity
 from .datasets import Dataset, load_dataset
 from .neuron import heaviside
@@ -362,6 +362,15 @@ def _starts(free, start, n_starts, seed):
     return jnp.asarray(rows)
 
 
+def _one_device(fn):
+    """``fn`` traced with the batches inside it left on one device (:func:`devices.unsharded`):
+    for the fit starts, which are spread over the devices themselves."""
+    def traced(*args):
+        with devices.unsharded():
+            return fn(*args)
+    return traced
+
+
 def _report(message, progress):
     if progress:
         print(message, file=sys.stderr, flush=True)
@@ -430,7 +439,8 @@ def fit(dataset, params=None, fix=None, start=None, n_starts=4, iterations=150,
 
     schedule = optax.cosine_decay_schedule(learning_rate, max(iterations, 1), alpha=0.05)
     adam = optax.adam(schedule)
-    value_and_grad = jax.jit(jax.vmap(jax.value_and_grad(loss)))
+    # The starts are spread over the devices (devices.batch_map); the rows within a start not.
+    value_and_grad = jax.jit(devices.batch_map(_one_device(jax.value_and_grad(loss))))
 
     @jax.jit
     def adam_step(thetas, state):
@@ -468,7 +478,7 @@ def fit(dataset, params=None, fix=None, start=None, n_starts=4, iterations=150,
                                           value_fn=loss)
             return optax.apply_updates(theta, updates), state, value
 
-        lbfgs_step = jax.jit(jax.vmap(one_step))
+        lbfgs_step = jax.jit(devices.batch_map(_one_device(one_step)))
         thetas = jnp.asarray(best_thetas)
         state = jax.vmap(lbfgs.init)(thetas)
         for step in range(polish):

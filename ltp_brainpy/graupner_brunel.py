@@ -240,6 +240,8 @@ class GraupnerBrunelRule(StatefulRule):
     w_min, w_max : Quantity[nS], default 0.2 nS and 1 nS
         AMPA conductance of a DOWN and of an UP synapse.
 
+    Notes
+    -----
     The defaults are the paper's DP set (:data:`PRESETS`); ``GraupnerBrunelRule.preset(name)``
     gives the others.
 

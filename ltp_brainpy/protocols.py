@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 import saiunit as u
 
-from . import declare, simulate, targets, timegrid
+from . import declare, devices, simulate, targets, timegrid
 from ._validate import ParameterError, quantity
 from .glutamate import GlutamateSynapse
 from .parameters import default_parameters, split_parameters
@@ -100,7 +100,7 @@ def _interval(pbar: bool, n_blocks: int):
 
 def _batched(fn, *lanes):
     """Run ``fn`` for every condition (leading axis of ``lanes``) in one compiled call."""
-    return jax.jit(jax.vmap(fn))(*lanes)
+    return devices.shard_batch(fn, *lanes)
 
 
 def _weight_change(w_end, w_start):
@@ -211,21 +211,52 @@ def _run_lanes(key, make, lane_args, grids, shared):
         events[:n] = flags
         return (lane_args[lane], padded[0], padded[1], events, np.int32(n), shared)
 
+    # With several devices (devices.lane_devices) each gets its own copy of the loop and one
+    # worker thread; the lanes go, longest first, to whichever device is free.
+    lane_devices = devices.lane_devices()[:len(grids)]
+    n_devices = len(lane_devices)
+
+    def compile_on(length, k):
+        if n_devices == 1:  # the default device, as before
+            return jax.jit(fn).lower(*arguments(0, length)).compile()
+        return jax.jit(fn).lower(*jax.device_put(arguments(0, length),
+                                                 lane_devices[k])).compile()
+
     with _cache_lock:
-        fits = [n for n in compiled if n >= need]
+        fits = [n for n in compiled if isinstance(n, int) and n >= need]
         length = min(fits) if fits else max(_MIN_LENGTH, 1 << (need - 1).bit_length())
         if length not in compiled:
-            loop = jax.jit(fn).lower(*arguments(0, length)).compile()
+            loop = compile_on(length, 0)
             compiled[length] = loop, _SMALL_CALL in loop.as_text()
         loop, small = compiled[length]
+        loops = [loop] if n_devices == 1 else [
+            compiled.setdefault((length, device.id), (compile_on(length, k), small))[0]
+            for k, device in enumerate(lane_devices)]
     if not small and len(grids) > 1:
         return None
 
-    def run(lane):
-        return jax.device_get(loop(*arguments(lane, length)))
+    def run(lane, k=0):
+        args = arguments(lane, length)
+        if n_devices > 1:
+            args = jax.device_put(args, lane_devices[k])
+        return jax.device_get(loops[k](*args))
 
     order = sorted(range(len(grids)), key=lambda lane: -len(grids[lane][0]))
-    if len(order) == 1 or LANE_WORKERS <= 1:
+    if n_devices > 1:
+        queue, lock, done = list(order), threading.Lock(), {}
+
+        def worker(k):
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    lane = queue.pop(0)
+                done[lane] = run(lane, k)
+
+        with ThreadPoolExecutor(n_devices) as pool:
+            list(pool.map(worker, range(n_devices)))
+        outs = [done[lane] for lane in order]
+    elif len(order) == 1 or LANE_WORKERS <= 1:
         outs = [run(lane) for lane in order]
     else:
         with ThreadPoolExecutor(min(LANE_WORKERS, len(order))) as pool:
@@ -441,7 +472,8 @@ def simulate_pulses(plan: PulsePlan, pbar=None, spk_fun=None, **params):
 
     hold = plan.hold if clamped else np.zeros(len(plan.period))
     lanes = [jnp.asarray(x) for x in (plan.period, plan.end, hold, plan.starts, plan.sizes)]
-    return jax.vmap(condition)(*lanes)
+    # a progress bar reports from one device
+    return (jax.vmap(condition) if pbar else devices.batch_map(condition))(*lanes)
 
 
 def _lane(n_inputs, dt, neuron, static):

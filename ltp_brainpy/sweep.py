@@ -176,6 +176,23 @@ def _figures(axes, rows):
     return figures
 
 
+def _primary() -> bool:
+    """Whether this process writes the results: the only one, or process 0 of a
+    ``jax.distributed`` run (``ltp-brainpy sweep --distributed``)."""
+    import jax
+    return jax.process_index() == 0
+
+
+def _run_points(points, run) -> list:
+    """``run(config)`` for every point. Each point's conditions are spread over the devices of
+    this process by the protocols (:mod:`ltp_brainpy.devices`); in a ``jax.distributed`` run
+    every process runs every ``process_count``-th point and the results are gathered on every
+    process."""
+    from . import devices
+    local = {k: run(points[k][1]) for k in devices.process_share(len(points))}
+    return devices.gather_points(local, len(points))
+
+
 def run_sweep(path, axes, out_dir, overrides=(), preset=None, command=None) -> dict:
     """Run the grid and write ``sweep.csv``, a figure per run and ``metadata.json``."""
     from .experiments import (_atomic_write, _write_json, check_output_folder, output_lock,
@@ -191,10 +208,15 @@ def run_sweep(path, axes, out_dir, overrides=(), preset=None, command=None) -> d
         raise ParameterError(f'--grid: expected at most {MAX_POINTS:,} grid points, got {size:,}')
     points = sweep_configs(path, axes, overrides, preset)
     config: Config = load_config(path, overrides, preset=preset)  # the grid's base
+    if not _primary():  # another process of a jax.distributed run: its share of the points
+        start = time.perf_counter()
+        _run_points(points, run_protocols)
+        return dict(points=len(points), rows=0, figures=[], secondary=True,
+                    wall_time_s=time.perf_counter() - start)
     out_dir = check_output_folder(out_dir)
     with output_lock(out_dir):  # held from before the first simulation until the swap
         start = time.perf_counter()
-        results = [run_protocols(config) for _, config in points]
+        results = _run_points(points, run_protocols)
         wall = time.perf_counter() - start
         rows = _table(points, results)
         text = io.StringIO()

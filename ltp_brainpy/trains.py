@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import saiunit as u
 
-from . import simulate, timegrid
+from . import devices, simulate, timegrid
 from ._validate import ParameterError, quantity
 from .neuron import LTPNeuron
 from .pathway import Pathway
@@ -242,5 +242,6 @@ def simulate_pairs(plan: PairPlan, pbar=None, spk_fun=None, **params):
 
     lanes = [jnp.asarray(x) for x in (plan.delta, plan.period, plan.n_pairs, plan.n_trains,
                                       plan.train_period, plan.end, plan.starts, plan.sizes)]
-    return jax.vmap(condition)(*lanes)
+    # a progress bar reports from one device
+    return (jax.vmap(condition) if pbar else devices.batch_map(condition))(*lanes)
 

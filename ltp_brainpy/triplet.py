@@ -107,6 +107,8 @@ class TripletSTDPRule(StatefulRule):
     w_min, w_max : Quantity[nS], default 0 nS and 1 nS
         Bounds of the AMPA conductance.
 
+    Notes
+    -----
     The defaults are the visual-cortex all-to-all full model of Pfister & Gerstner (2006),
     Table 3 (NEST's ``stdp_triplet_synapse`` has the same amplitudes, ``tau_plus`` and
     ``tau_x``); :data:`PRESETS` holds all eight rows of Tables 3 and 4.
