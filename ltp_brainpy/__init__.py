@@ -11,7 +11,8 @@ Components (each a unit-checked ``brainpy.state`` class):
 - :class:`GraupnerBrunelRule` -- bistable calcium-based synapse (Graupner & Brunel 2012)
 - :class:`ClopathRule` -- voltage-based STDP with homeostasis (Clopath et al. 2010)
 - :func:`mg_unblock` -- the Mg²⁺ block of NMDA receptors
-- :class:`LayeredNetwork` -- layers of LTP neurons with plastic bottom-up/top-down projections
+- :class:`LayeredNetwork` -- layers of LTP neurons with plastic bottom-up/top-down projections,
+  :class:`LateralInhibition` (competition) and :class:`AdaptiveThreshold` (homeostasis)
 """
 import os as _os
 
@@ -27,7 +28,7 @@ from .dendrite import Dendrite
 from .glutamate import GlutamateSynapse
 from .graupner_brunel import GraupnerBrunelRule
 from .neuron import LTPNeuron
-from .network import LayeredNetwork, LateralInhibition, NetworkRecord
+from .network import AdaptiveThreshold, LayeredNetwork, LateralInhibition, NetworkRecord
 from .pathway import Pathway
 from .plasticity import (CalciumControlRule, PlasticityRule, StatefulRule, SynapseSignals,
                          mg_unblock)
@@ -40,6 +41,7 @@ __version__ = '0.1.0'
 __all__ = [
     'GlutamateSynapse', 'LTPNeuron', 'Dendrite', 'LTPProjection', 'CalciumControlRule',
     'TripletSTDPRule', 'GraupnerBrunelRule', 'ClopathRule', 'PlasticityRule', 'StatefulRule', 'SynapseSignals', 'FixedInDegree',
-    'Pathway', 'LayeredNetwork', 'LateralInhibition', 'NetworkRecord', 'mg_unblock',
+    'Pathway', 'LayeredNetwork', 'LateralInhibition', 'AdaptiveThreshold', 'NetworkRecord',
+    'mg_unblock',
     'connection_mask', 'simulate', 'ParameterError', '__version__',
 ]

@@ -21,13 +21,14 @@ import saiunit as u
 
 from . import simulate
 from ._inputs import BoundCurrent
+from ._state import filled
 from ._validate import ParameterError, quantity
 from .glutamate import GlutamateSynapse
 from .neuron import LTPNeuron
 from .parameters import split_parameters
 from .projection import LTPProjection
 
-__all__ = ['LayeredNetwork', 'LateralInhibition', 'NetworkRecord']
+__all__ = ['LayeredNetwork', 'LateralInhibition', 'AdaptiveThreshold', 'NetworkRecord']
 
 INPUT_MODES = ('poisson', 'current')
 
@@ -98,6 +99,76 @@ class LateralInhibition(brainstate.nn.Module):
         self.activity.value = self.activity.value * decay + self.layer.spike.value
 
 
+class AdaptiveThreshold(brainstate.nn.Module):
+    r"""Homeostatic threshold: every spike of a unit raises its threshold, which then relaxes.
+
+    .. math::
+
+        \frac{d\theta_j}{dt} = -\frac{\theta_j}{\tau_\theta}
+            + \Delta_\theta \sum_{\text{spikes}} \delta(t - t_j), \qquad
+        I_j = -g_L\, \theta_j
+
+    The current :math:`-g_L \theta_j` lowers the unit's resting potential by :math:`\theta_j`,
+    which in the leaky membrane is the same as raising its threshold by :math:`\theta_j`. A unit
+    that fires much ends up harder to excite, so that all units of a competing layer get to
+    win some inputs (Diehl & Cook 2015). Like the weights, :math:`\theta` is learned: it is kept
+    when the activity is reset between presentations and frozen while learning is off.
+
+    Parameters
+    ----------
+    layer : LTPNeuron
+        The layer (the current is registered on it).
+    increment : Quantity[mV]
+        :math:`\Delta_\theta`, the rise of the threshold per spike.
+    tau : Quantity[ms]
+        :math:`\tau_\theta`, the relaxation time (may be ``inf``).
+
+    Examples
+    --------
+    >>> import saiunit as u
+    >>> from ltp_brainpy import LayeredNetwork
+    >>> net = LayeredNetwork([4, 3], threshold_increment=0.1 * u.mV,
+    ...                      tau_threshold=50 * u.second)
+    >>> [t.name for t in net.thresholds]
+    ['threshold1']
+
+    References
+    ----------
+    .. [1] Diehl, P. U., & Cook, M. (2015). Unsupervised learning of digit recognition using
+           spike-timing-dependent plasticity. Front. Comput. Neurosci. 9, 99.
+    .. [2] Zhang, W., & Linden, D. J. (2003). The other side of the engram: experience-driven
+           changes in neuronal intrinsic excitability. Nat. Rev. Neurosci. 4, 885-900.
+    """
+
+    def __init__(self, layer: LTPNeuron, increment, tau, name: Optional[str] = None):
+        super().__init__(name=name or brainstate.util.get_unique_name('AdaptiveThreshold'))
+        owner = type(self).__name__
+        self.layer = layer
+        self.increment = quantity(owner, 'increment', increment, u.mV, nonnegative=True)
+        self.tau = quantity(owner, 'tau', tau, u.ms, positive=True, allow_inf=True)
+        self.n = int(np.prod(layer.varshape))
+        layer.add_current_input(self.name, BoundCurrent(self))
+
+    def init_state(self, batch_size=None, **kwargs):
+        self.theta = brainstate.LongTermState(filled(0.0 * u.mV, (self.n,), batch_size))
+        self.adapting = brainstate.ShortTermState(jnp.asarray(True))
+
+    def reset_state(self, batch_size=None, **kwargs):
+        """Nothing to reset: the threshold is learned, like the weights."""
+
+    def reset_threshold(self):
+        """Back to the initial threshold (zero rise)."""
+        self.theta.value = u.math.zeros_like(self.theta.value)
+
+    def current(self, V):
+        return -self.layer.g_L * self.theta.value
+
+    def update(self):
+        decay = u.math.exp(-brainstate.environ.get_dt() / self.tau)
+        theta = self.theta.value * decay + self.increment * self.layer.spike.value
+        self.theta.value = u.math.where(self.adapting.value, theta, self.theta.value)
+
+
 @dataclasses.dataclass
 class NetworkRecord:
     """What :meth:`LayeredNetwork.train` and :meth:`~LayeredNetwork.evaluate` return.
@@ -149,10 +220,24 @@ class LayeredNetwork(brainstate.nn.Module):
         Input current for a pattern value of 1 (current mode).
     fan_in : float, default 40
         Synapses' worth of current each neuron receives from a projection (see above).
+    feedback_fan_in : float, optional
+        The same for the top-down projections (default: ``fan_in``); a weaker top-down drive
+        lets the layer below be led by its own input.
     w_spread : float, default 0.5
         Initial AMPA conductances are drawn uniformly in ``w_init * (1 ± w_spread)``.
     conn : None or float
         Connectivity of every projection (all-to-all or a probability).
+    threshold_increment : Quantity[mV], default 0 mV
+        Homeostatic threshold rise per spike in every layer above the input
+        (:class:`AdaptiveThreshold`; 0: none).
+    tau_threshold : Quantity[ms], default inf
+        Relaxation time of the threshold rise.
+    synaptic_scaling : bool, default False
+        After every presentation with learning on, scale each neuron's AMPA conductances from
+        the layer below so that their sum returns to its initial value (multiplicative
+        synaptic scaling, Turrigiano et al. 1998): potentiating some synapses then weakens the
+        others, and units specialise. Top-down projections are not scaled (they learn what
+        the layer above expects below it).
     seed : int
         Seed of the initial weights, the connectivity and the Poisson input.
     **params
@@ -174,13 +259,18 @@ class LayeredNetwork(brainstate.nn.Module):
     .. [1] Hinton, G. E., Osindero, S., & Teh, Y.-W. (2006). A fast learning algorithm for deep
            belief nets. Neural Computation 18, 1527-1554.
     .. [2] Shouval, H. Z., Bear, M. F., & Cooper, L. N. (2002). PNAS 99, 10831-10836.
+    .. [3] Turrigiano, G. G., Leslie, K. R., Desai, N. S., Rutherford, L. C., & Nelson, S. B.
+           (1998). Activity-dependent scaling of quantal amplitude in neocortical neurons.
+           Nature 391, 892-896.
     """
 
     def __init__(self, layer_sizes: Sequence[int], feedback: bool = True,
                  lateral_inhibition=20.0 * u.nS, input_mode: str = 'poisson',
                  max_rate=40.0 * u.Hz, input_current=400.0 * u.pA, fan_in: float = 40.0,
-                 w_spread: float = 0.5, conn=None, seed: int = 0, dt=simulate.DEFAULT_DT,
-                 **params):
+                 feedback_fan_in: Optional[float] = None,
+                 w_spread: float = 0.5, conn=None, threshold_increment=0.0 * u.mV,
+                 tau_threshold=float('inf') * u.ms, synaptic_scaling: bool = False,
+                 seed: int = 0, dt=simulate.DEFAULT_DT, **params):
         super().__init__()
         owner = type(self).__name__
         sizes = [int(n) for n in layer_sizes]
@@ -197,7 +287,11 @@ class LayeredNetwork(brainstate.nn.Module):
         self.settings = dict(layer_sizes=sizes, feedback=bool(feedback),
                              lateral_inhibition=lateral_inhibition, input_mode=input_mode,
                              max_rate=max_rate, input_current=input_current, fan_in=fan_in,
-                             w_spread=w_spread, conn=conn, seed=seed, dt=dt, **params)
+                             feedback_fan_in=feedback_fan_in,
+                             w_spread=w_spread, conn=conn,
+                             threshold_increment=threshold_increment,
+                             tau_threshold=tau_threshold, synaptic_scaling=synaptic_scaling,
+                             seed=seed, dt=dt, **params)
         _check_memory(owner, sizes, feedback)
         self.sizes, self.input_mode, self.seed = sizes, input_mode, int(seed)
         self.dt = quantity(owner, 'dt', dt, u.ms, positive=True)
@@ -209,6 +303,12 @@ class LayeredNetwork(brainstate.nn.Module):
                           nonnegative=True)
         self.layers = [LTPNeuron(n, **p['neuron'], **p['dendrite'], name=f'layer{l}')
                        for l, n in enumerate(sizes)]
+        for key, value in (('fan_in', fan_in), ('feedback_fan_in', feedback_fan_in)):
+            if value is not None and (isinstance(value, bool) or not np.isfinite(value)
+                                      or value < 0):
+                raise ParameterError(f'{owner}: parameter {key!r} must be a non-negative '
+                                     f'number, got {value!r}')
+        down_fan_in = fan_in if feedback_fan_in is None else feedback_fan_in
         rng = np.random.default_rng(seed)
         self.projections, self._source = {}, {}
         pairs = [(l, l + 1) for l in range(len(sizes) - 1)]
@@ -224,17 +324,34 @@ class LayeredNetwork(brainstate.nn.Module):
             self.projections[name] = LTPProjection(
                 GlutamateSynapse(n_pre, **p['synapse'], name=f'{name}_terminals'),
                 self.layers[b], conn=conn, seed=seed + 1 + k, w_init=w0, rule=rule,
-                current_scale=fan_in / n_pre, name=name, **p['projection'])
+                current_scale=(fan_in if b > a else down_fan_in) / n_pre, name=name,
+                **p['projection'])
         self.inhibition = [LateralInhibition(self.layers[l], g_inh, name=f'inhibition{l}')
                            for l in range(1, len(sizes))] if float(g_inh / u.nS) > 0 else []
+        increment = quantity(owner, 'threshold_increment', threshold_increment, u.mV,
+                             nonnegative=True)
+        self.thresholds = [AdaptiveThreshold(self.layers[l], increment, tau_threshold,
+                                             name=f'threshold{l}')
+                           for l in range(1, len(sizes))] if float(increment / u.mV) > 0 else []
+        self.synaptic_scaling = bool(synaptic_scaling)
+        self._w_total = {name: proj.layout.sum_to_post(proj._initial_weights(None))
+                         for name, proj in self.projections.items()}
         self.kick = 2.0 * (self.layers[0].V_th - self.layers[0].E_L) * self.layers[0].C / self.dt
         brainstate.nn.init_all_states(self)
 
     # ------------------------------------------------------------------ state helpers
     def set_plastic(self, on: bool):
-        """Switch plasticity of every projection on or off."""
+        """Switch learning on or off: every projection's plasticity and the thresholds'
+        adaptation."""
         for proj in self.projections.values():
             proj.plastic = on
+        for threshold in self.thresholds:
+            threshold.adapting.value = jnp.asarray(bool(on))
+
+    def threshold_rises(self) -> dict:
+        """Each adaptive layer's threshold rise (mV) by module name (empty without
+        ``threshold_increment``)."""
+        return {t.name: t.theta.value for t in self.thresholds}
 
     def weights(self) -> dict:
         """AMPA conductance matrices (nS) by projection name."""
@@ -303,9 +420,24 @@ class LayeredNetwork(brainstate.nn.Module):
         brainstate.nn.reset_all_states(self)
 
     def reset_weights(self):
-        """Restore every projection's initial AMPA conductances."""
+        """Restore every projection's initial AMPA conductances (and the thresholds)."""
         for proj in self.projections.values():
             proj.reset_weights()
+        for threshold in self.thresholds:
+            threshold.reset_threshold()
+
+    def _scale_synapses(self):
+        """Multiplicative synaptic scaling (while learning is on): each neuron's total AMPA
+        conductance from the layer below back to its initial total, within the rule's
+        bounds."""
+        for name, proj in self.projections.items():
+            if not name.startswith('up'):
+                continue
+            w, layout = proj.w.value, proj.layout
+            total = layout.sum_to_post(w)
+            factor = u.math.where(total > 0 * u.nS, self._w_total[name] / total, 1.0)
+            scaled = u.math.clip(w * layout.post(factor), proj.rule.w_min, proj.rule.w_max)
+            proj.w.value = u.math.where(proj.plastic, layout.restrict(scaled), w)
 
     # ------------------------------------------------------------------ dynamics
     def update(self, drive):
@@ -320,6 +452,8 @@ class LayeredNetwork(brainstate.nn.Module):
             layer.update()
         for inhibition in self.inhibition:
             inhibition.update()
+        for threshold in self.thresholds:
+            threshold.update()
 
     def _drive(self, pattern, key):
         if self.input_mode == 'current':
@@ -344,6 +478,8 @@ class LayeredNetwork(brainstate.nn.Module):
                         [layer.V.value.to_decimal(u.mV) for layer in self.layers])
 
         out = simulate.run(step, n_steps, dt=self.dt)
+        if self.synaptic_scaling:
+            self._scale_synapses()
         duration = n_steps * self.dt
         rates = [(c.value / duration).in_unit(u.Hz) for c in counts]
         dw = {name: u.math.mean(w - w_start[name]) for name, w in self.weights().items()}
@@ -387,24 +523,32 @@ class LayeredNetwork(brainstate.nn.Module):
 
     def evaluate(self, patterns, presentation=500.0 * u.ms,
                  record: Sequence[str] = ()) -> NetworkRecord:
-        """Present every pattern with plasticity off, all patterns in one batched run.
+        """Present every pattern with learning off (weights and thresholds unchanged).
 
-        Each pattern runs in its own copy of the network (same weights, activity reset), so
-        the response to one pattern does not depend on the others and the weights never change.
+        Activity is reset before each presentation, so the response to one pattern does not
+        depend on the others; the patterns run one after another in one compiled loop (for
+        these small per-step workloads much faster than a batch of network copies).
         """
         patterns = self._check_patterns(patterns)
         n_steps = simulate.n_steps_of(presentation, self.dt, 'presentation')
         keys = jax.random.split(jax.random.PRNGKey(self.seed + 7919), patterns.shape[0])
-        weights = self.weights()
         traces = bool(set(record) & {'spikes', 'V'})
+        learning = ([proj.plastic for proj in self.projections.values()],
+                    [threshold.adapting.value for threshold in self.thresholds])
+        self.set_plastic(False)
+        for proj in self.projections.values():
+            proj.learns = False  # compiled without spine calcium and the rule
 
-        def one(pattern, key):
-            net = LayeredNetwork(**self.settings)
-            net._assign_weights(weights)  # this network's own, valid weights
-            net.set_plastic(False)
-            return net._present(pattern, key, n_steps, traces)
+        def presentation_step(pattern, key):
+            return self._present(pattern, key, n_steps, traces)
 
-        rates, dw, out = jax.jit(jax.vmap(one))(patterns, keys)
+        try:
+            rates, dw, out = brainstate.transform.for_loop(presentation_step, patterns, keys)
+        finally:
+            for proj, on in zip(self.projections.values(), learning[0]):
+                proj.plastic, proj.learns = on, True
+            for threshold, on in zip(self.thresholds, learning[1]):
+                threshold.adapting.value = on
         return self._record(rates, dw, out, (1, patterns.shape[0]), record)
 
     def _record(self, rates, dw, out, shape, record):

@@ -219,6 +219,11 @@ class LTPProjection(brainpy.state.Projection):
         self.tau_ca = quantity(owner, 'tau_ca', tau_ca, u.ms, positive=True)
         self.current_scale = self._check_output(owner, current_scale)
         self._plastic_at_init = bool(plastic)
+        #: Whether :meth:`update` advances spine calcium and the rule at all. ``plastic`` is a
+        #: state that can switch inside a compiled loop (calcium keeps evolving while it is
+        #: off); setting this to False before a loop is compiled drops that work from the loop
+        #: (a frozen copy for evaluation: only the receptors and the conductances remain).
+        self.learns = True
         for receptor in (pre, ampa):
             if receptor is not None:
                 setattr(receptor, _DRIVER, self.name)
@@ -344,6 +349,18 @@ class LTPProjection(brainpy.state.Projection):
         layout = self.layout
         nmda, ampa = self.open_fractions()
         nmda_at, ampa_at = layout.pre(nmda), layout.pre(ampa)
+        if self.learns:
+            self._learn(spike, nmda_at, dt)
+        w = self.w.value
+        # The conductances the neuron sees until the next update.
+        self._g_ampa.value = u.math.broadcast_to(layout.matvec(ampa, w, ampa_at),
+                                                 self._g_ampa.value.shape)
+        self._nmda_open.value = u.math.broadcast_to(layout.count(nmda, nmda_at),
+                                                    self._nmda_open.value.shape)
+
+    def _learn(self, spike, nmda_at, dt):
+        """Spine calcium and the rule's step on ``w`` (while ``plastic``)."""
+        layout = self.layout
         V = self.post.V.value
         V_d = self._dendritic(V)
         influx = nmda_calcium_influx(nmda_at, layout.post(mg_unblock(V_d, self.mg)),
@@ -359,10 +376,5 @@ class LTPProjection(brainpy.state.Projection):
         w_new = self.rule.update(w, signals)
         if layout.partial:
             w_new = layout.restrict(w_new)
-        w = u.math.where(self._plastic.value, w_new, w)
-        self.w.value = w
-        # The conductances the neuron sees until the next update.
-        self._g_ampa.value = u.math.broadcast_to(layout.matvec(ampa, w, ampa_at),
-                                                 self._g_ampa.value.shape)
-        self._nmda_open.value = u.math.broadcast_to(layout.count(nmda, nmda_at),
-                                                    self._nmda_open.value.shape)
+        self.w.value = u.math.where(self._plastic.value, w_new, w)
+

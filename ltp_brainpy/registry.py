@@ -18,7 +18,7 @@ __all__ = ['PROTOCOLS', 'PROTOCOL_MODULES', 'ARGUMENTS', 'NETWORK_OPTIONS', 'che
 
 #: The package's modules that declare protocols, imported here (in this order).
 PROTOCOL_MODULES = ('ltp_brainpy.protocols', 'ltp_brainpy.network_experiments',
-                    'ltp_brainpy.fit')
+                    'ltp_brainpy.fit', 'ltp_brainpy.digits')
 for _module in PROTOCOL_MODULES:
     importlib.import_module(_module)
 

@@ -30,8 +30,8 @@ def test_parse_quantity():
 
 def test_every_config_loads_and_is_listed(capsys):
     names = sorted(p.stem for p in CONFIGS.glob('*.toml'))
-    assert names == ['association', 'dbn_patterns', 'default', 'depression', 'frequency',
-                     'markram1997', 'mg_block', 'pairing', 'rules', 'stdp']
+    assert names == ['association', 'dbn_patterns', 'default', 'depression', 'digits',
+                     'frequency', 'markram1997', 'mg_block', 'pairing', 'rules', 'stdp']
     for name in names:
         config = load_config(CONFIGS / f'{name}.toml')
         assert config.runs and config.dt == 0.1 * u.ms

@@ -59,8 +59,8 @@ QUICK = os.environ.get("LTP_TUTORIAL_QUICK") == "1"
 #
 # `net.train(patterns, n_cycles)` presents every pattern in turn for `presentation` (500 ms),
 # resetting activity — not weights — in between, with plasticity on, all inside one compiled
-# loop. `net.evaluate(patterns)` presents each pattern in its own copy of the network with
-# plasticity off, all patterns in one `jax.vmap`-batched run.
+# loop. `net.evaluate(patterns)` presents each pattern with plasticity off, its activity reset
+# first, so that the answer to one pattern does not depend on the others.
 
 # %%
 net = LayeredNetwork([2, 5, 4], feedback=True, seed=0)
