@@ -35,7 +35,7 @@ import saiunit as u
 from . import declare, simulate
 from ._validate import ParameterError
 from .network import LayeredNetwork
-from .network_experiments import pattern_correlation
+from .network_experiments import NETWORK_ARGUMENTS, pattern_correlation
 from .results import ProtocolResult
 
 __all__ = ['digit_images', 'label_units', 'classify', 'readout_accuracy', 'kmeans_responses',
@@ -366,11 +366,7 @@ declare.protocol(
                         step=True),
         test_presentation=_A(u.ms, 'how long an image is shown to label and test',
                              positive=True, step=True),
-        max_rate=_A(u.Hz, 'input rate of a black pixel', nonnegative=True),
-        fan_in=_A(float, 'bottom-up drive, in synapses worth'),
-        feedback_fan_in=_A(float, 'top-down drive, in synapses worth'),
-        lateral_inhibition=_A(u.nS, 'conductance of the lateral inhibition', nonnegative=True),
-        threshold_increment=_A(u.mV, 'homeostatic threshold rise per spike', nonnegative=True),
-        tau_threshold=_A(u.ms, 'relaxation time of the threshold rise', positive=True),
-        synaptic_scaling=_A(bool, 'keep each unit\'s total input conductance'),
-        feedback=_A(bool, 'top-down projections (needed for completion)')))(digits)
+        feedback=_A(bool, 'top-down projections (needed for completion)'),
+        **{key: NETWORK_ARGUMENTS[key] for key in (  # defaults: this function's
+            'max_rate', 'fan_in', 'feedback_fan_in', 'lateral_inhibition',
+            'threshold_increment', 'tau_threshold', 'synaptic_scaling')}))(digits)

@@ -304,8 +304,9 @@ class LayeredNetwork(brainstate.nn.Module):
         self.layers = [LTPNeuron(n, **p['neuron'], **p['dendrite'], name=f'layer{l}')
                        for l, n in enumerate(sizes)]
         for key, value in (('fan_in', fan_in), ('feedback_fan_in', feedback_fan_in)):
-            if value is not None and (isinstance(value, bool) or not np.isfinite(value)
-                                      or value < 0):
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, (int, float, np.number))
+                                      or not np.isfinite(value) or value < 0):
                 raise ParameterError(f'{owner}: parameter {key!r} must be a non-negative '
                                      f'number, got {value!r}')
         down_fan_in = fan_in if feedback_fan_in is None else feedback_fan_in
@@ -334,8 +335,9 @@ class LayeredNetwork(brainstate.nn.Module):
                                              name=f'threshold{l}')
                            for l in range(1, len(sizes))] if float(increment / u.mV) > 0 else []
         self.synaptic_scaling = bool(synaptic_scaling)
+        # what synaptic scaling keeps: each unit's initial total from the layer below
         self._w_total = {name: proj.layout.sum_to_post(proj._initial_weights(None))
-                         for name, proj in self.projections.items()}
+                         for name, proj in self.projections.items() if name.startswith('up')}
         self.kick = 2.0 * (self.layers[0].V_th - self.layers[0].E_L) * self.layers[0].C / self.dt
         brainstate.nn.init_all_states(self)
 
@@ -430,12 +432,11 @@ class LayeredNetwork(brainstate.nn.Module):
         """Multiplicative synaptic scaling (while learning is on): each neuron's total AMPA
         conductance from the layer below back to its initial total, within the rule's
         bounds."""
-        for name, proj in self.projections.items():
-            if not name.startswith('up'):
-                continue
+        for name, target in self._w_total.items():
+            proj = self.projections[name]
             w, layout = proj.w.value, proj.layout
             total = layout.sum_to_post(w)
-            factor = u.math.where(total > 0 * u.nS, self._w_total[name] / total, 1.0)
+            factor = u.math.where(total > 0 * u.nS, target / total, 1.0)
             scaled = u.math.clip(w * layout.post(factor), proj.rule.w_min, proj.rule.w_max)
             proj.w.value = u.math.where(proj.plastic, layout.restrict(scaled), w)
 
@@ -523,32 +524,30 @@ class LayeredNetwork(brainstate.nn.Module):
 
     def evaluate(self, patterns, presentation=500.0 * u.ms,
                  record: Sequence[str] = ()) -> NetworkRecord:
-        """Present every pattern with learning off (weights and thresholds unchanged).
+        """Present every pattern with learning off, all patterns in one batched run.
 
-        Activity is reset before each presentation, so the response to one pattern does not
-        depend on the others; the patterns run one after another in one compiled loop (for
-        these small per-step workloads much faster than a batch of network copies).
+        Each pattern runs in its own copy of the network (same weights and thresholds, activity
+        reset), so the response to one pattern does not depend on the others and nothing
+        learned changes. The copies are compiled without spine calcium and the rule
+        (:attr:`LTPProjection.learns`).
         """
         patterns = self._check_patterns(patterns)
         n_steps = simulate.n_steps_of(presentation, self.dt, 'presentation')
         keys = jax.random.split(jax.random.PRNGKey(self.seed + 7919), patterns.shape[0])
+        weights, rises = self.weights(), self.threshold_rises()
         traces = bool(set(record) & {'spikes', 'V'})
-        learning = ([proj.plastic for proj in self.projections.values()],
-                    [threshold.adapting.value for threshold in self.thresholds])
-        self.set_plastic(False)
-        for proj in self.projections.values():
-            proj.learns = False  # compiled without spine calcium and the rule
 
-        def presentation_step(pattern, key):
-            return self._present(pattern, key, n_steps, traces)
+        def one(pattern, key):
+            net = LayeredNetwork(**self.settings)
+            net._assign_weights(weights)  # this network's own, valid weights
+            for threshold in net.thresholds:
+                threshold.theta.value = rises[threshold.name]
+            net.set_plastic(False)
+            for proj in net.projections.values():
+                proj.learns = False
+            return net._present(pattern, key, n_steps, traces)
 
-        try:
-            rates, dw, out = brainstate.transform.for_loop(presentation_step, patterns, keys)
-        finally:
-            for proj, on in zip(self.projections.values(), learning[0]):
-                proj.plastic, proj.learns = on, True
-            for threshold, on in zip(self.thresholds, learning[1]):
-                threshold.adapting.value = on
+        rates, dw, out = jax.jit(jax.vmap(one))(patterns, keys)
         return self._record(rates, dw, out, (1, patterns.shape[0]), record)
 
     def _record(self, rates, dw, out, shape, record):

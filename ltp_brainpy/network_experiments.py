@@ -154,7 +154,11 @@ NETWORK_ARGUMENTS = dict(
     max_rate=_A(u.Hz, 'input rate of a pattern value of 1', nonnegative=True),
     input_mode=_A(str, 'how patterns drive the input layer (a LayeredNetwork input mode)'),
     input_current=_A(u.pA, 'current that a pattern value of 1 injects (current input mode)'),
-    w_spread=_A(float, 'relative spread of the initial weights'))
+    w_spread=_A(float, 'relative spread of the initial weights'),
+    feedback_fan_in=_A(float, 'top-down drive, in synapses worth (default: fan_in)'),
+    threshold_increment=_A(u.mV, 'homeostatic threshold rise per spike', nonnegative=True),
+    tau_threshold=_A(u.ms, 'relaxation time of the threshold rise', positive=True),
+    synaptic_scaling=_A(bool, "keep each unit's total bottom-up conductance"))
 _NETWORK_DEFAULTS = inspect.signature(LayeredNetwork.__init__).parameters
 NETWORK_ARGUMENTS = {  # defaults: the network's
     k: dataclasses.replace(a, default=_NETWORK_DEFAULTS[k].default)
