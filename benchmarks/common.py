@@ -24,13 +24,14 @@ def input_spikes(n: int, n_steps: int, seed: int = 0) -> np.ndarray:
 def benchmark_network(n: int, seed: int = 0):
     """The 3-layer benchmark network: n units per layer, dense plastic projections both ways.
 
-    ``fan_in = 85`` (each unit gets 85 synapses' worth of current) makes every layer fire,
-    at 30-50 Hz, so that all four projections potentiate; no lateral inhibition.
+    ``fan_in = 85`` (each unit gets 85 synapses' worth of current, bottom-up and top-down)
+    makes every layer fire, at 30-50 Hz, so that all four projections potentiate; no lateral
+    inhibition.
     """
     import saiunit as u
     from ltp_brainpy import LayeredNetwork
     return LayeredNetwork([n, n, n], feedback=True, lateral_inhibition=0.0 * u.nS, seed=seed,
-                          fan_in=BENCHMARK_FAN_IN)
+                          fan_in=BENCHMARK_FAN_IN, feedback_fan_in=BENCHMARK_FAN_IN)
 
 
 def mean_weights(net) -> dict:

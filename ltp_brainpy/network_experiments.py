@@ -155,7 +155,7 @@ NETWORK_ARGUMENTS = dict(
     input_mode=_A(str, 'how patterns drive the input layer (a LayeredNetwork input mode)'),
     input_current=_A(u.pA, 'current that a pattern value of 1 injects (current input mode)'),
     w_spread=_A(float, 'relative spread of the initial weights'),
-    feedback_fan_in=_A(float, 'top-down drive, in synapses worth (default: fan_in)'),
+    feedback_fan_in=_A(float, 'top-down drive, in synapses worth (default: fan_in / 20)'),
     threshold_increment=_A(u.mV, 'homeostatic threshold rise per spike', nonnegative=True),
     tau_threshold=_A(u.ms, 'relaxation time of the threshold rise', positive=True),
     synaptic_scaling=_A(bool, "keep each unit's total bottom-up conductance"))

@@ -27,9 +27,11 @@ def test_record_shapes_and_units(trained):
     counts = np.asarray(record.spikes[0]).sum(axis=2)
     np.testing.assert_allclose(np.asarray(record.rates[0].to_decimal(u.Hz)), counts / 0.3,
                                rtol=1e-5)
-    # Input rates follow the pattern (Poisson at 40 Hz x value).
+    # Input rates follow the pattern (Poisson at 40 Hz x value); the top-down drive adds a
+    # little to the silent input.
     input_rates = np.asarray(record.rates[0].to_decimal(u.Hz)).mean(axis=0)
-    assert input_rates[0, 0] > 20 and input_rates[0, 1] == 0 and input_rates[1, 0] == 0
+    assert input_rates[0, 0] > 30 and input_rates[0, 1] < input_rates[0, 0] / 3
+    assert input_rates[1, 1] > 30 and input_rates[1, 0] < input_rates[1, 1] / 3
 
 
 def test_training_changes_weights_and_evaluation_does_not(trained):
@@ -64,22 +66,55 @@ def test_save_and_load_round_trip(trained, tmp_path):
         LayeredNetwork([3, 5, 4]).load_weights(path)
 
 
-@pytest.mark.parametrize('fan_in', [60.0, 300.0])
-def test_rates_stay_bounded_in_1000_unit_layers(fan_in):
-    """Full connectivity, both directions: no runaway even when driven hard (fan_in = 300)."""
-    patterns = np.random.default_rng(0).random((2, 1000))
-    net = LayeredNetwork([1000, 1000, 1000], seed=0, fan_in=fan_in)
-    record = net.train(patterns, n_cycles=1, presentation=100 * u.ms)
-    rates = [np.asarray(r.to_decimal(u.Hz)) for r in record.rates]
-    for r in rates:
-        # A runaway sits at the refractory limit (1/t_ref = 250 Hz); driven hard, the calibrated
-        # synapse settles at 110 Hz in its input layer.
-        assert np.all(np.isfinite(r)) and r.mean() < 150.0
-    if fan_in > 100:
-        assert rates[1].mean() > 1.0 and rates[2].mean() > 1.0  # activity propagates
-    for w in net.weights().values():
-        w = np.asarray(w.to_decimal(u.nS))
-        assert np.all(np.isfinite(w)) and w.min() >= 0.0 and w.max() <= 1.0
+DENSITIES = (0.1, 0.3, 0.5)
+
+
+def density_patterns(n, seed=0):
+    """One binary pattern per density: that share of the n inputs active (at least one)."""
+    rng = np.random.default_rng(seed)
+    patterns = np.zeros((len(DENSITIES), n))
+    for row, density in zip(patterns, DENSITIES):
+        row[rng.choice(n, max(1, round(density * n)), replace=False)] = 1.0
+    return patterns
+
+
+def layer_rates(record):
+    """Mean rate of each layer (Hz) per presentation: (layer, cycle, pattern)."""
+    return np.stack([np.asarray(r.to_decimal(u.Hz)).mean(axis=-1) for r in record.rates])
+
+
+def assert_useful_range(rates, n):
+    high = 60.0 if n == 2 else 50.0  # a 2-unit layer follows its one active input
+    assert rates.min() >= 1.0 and rates.max() <= high * (1 + 1e-6), np.round(rates, 1)
+
+
+@pytest.mark.parametrize('n', [2, 10, 100])
+def test_default_network_fires_in_a_useful_range(n):
+    """Every layer of a default LayeredNetwork([n, n, n]) fires at 1-50 Hz for inputs of
+    10-50 % density, while learning and after; without the lateral inhibition (the
+    competition) the hidden layers would fire at least twice as much."""
+    patterns = density_patterns(n)
+    net = LayeredNetwork([n, n, n], seed=0)
+    assert_useful_range(layer_rates(net.train(patterns, n_cycles=2,
+                                              presentation=300 * u.ms)), n)
+    evaluation = net.evaluate(patterns, presentation=300 * u.ms)
+    assert_useful_range(layer_rates(evaluation), n)
+    if n >= 10:
+        free = LayeredNetwork([n, n, n], seed=0, lateral_inhibition=0.0 * u.nS)
+        free.set_weights(net.weights())
+        unchecked = layer_rates(free.evaluate(patterns, presentation=300 * u.ms))
+        assert np.all(unchecked[1:] > 2.0 * layer_rates(evaluation)[1:])
+
+
+@pytest.mark.slow
+def test_default_network_fires_in_a_useful_range_with_1000_unit_layers():
+    """The same for 1000-unit layers (4 million synapses), and no runaway when every input
+    is driven at a random rate: a runaway sits at the refractory limit (250 Hz)."""
+    patterns = np.concatenate([density_patterns(1000), np.random.default_rng(0).random((1, 1000))])
+    net = LayeredNetwork([1000, 1000, 1000], seed=0)
+    rates = layer_rates(net.evaluate(patterns, presentation=300 * u.ms))
+    assert_useful_range(rates[..., :3], 1000)
+    assert rates.max() < 50.0
 
 
 @pytest.mark.parametrize('kwargs, message', [

@@ -47,7 +47,7 @@ QUICK = os.environ.get("LTP_TUTORIAL_QUICK") == "1"
 #   behave alike, a projection's current is scaled by `fan_in / n_pre` ($f_{in}/n_{pre}$):
 #   $I_j = \frac{f_{in}}{n_{pre}} \sum_i \left[w_{ij}\, s_i\,(E_{AMPA} - V_j)
 #   + \bar g_N\, g_i\, B(V_j)\,(E_{NMDA} - V_j)\right]$,
-#   so every neuron gets `fan_in` (40) synapses' worth of current whatever the layer sizes
+#   so every neuron gets `fan_in` (1000) synapses' worth of current whatever the layer sizes
 #   (spine calcium and plasticity are per synapse and not scaled).
 # * **Competition.** Every layer above the input has shunting lateral inhibition driven by the
 #   other units' recent spikes:
