@@ -18,6 +18,13 @@ shows its GPUs. Every batched call of the package goes through this module:
 
 Every device runs the same compiled code on its share, so results do not depend on the number
 of devices (``tests/test_devices.py``).
+
+One network can also be split over the devices by its neurons (model parallel):
+:func:`split_by_postsynaptic` lays the states of a module -- a projection, a
+:class:`~ltp_brainpy.LayeredNetwork`, any composition -- out over a one-axis mesh
+(``Mesh(devices, ('neurons',))``): synapses by their postsynaptic neuron, neurons by index. The
+model's own methods then run split, XLA partitioning every step; results equal those of one
+device to rounding (``tests/test_model_parallel.py``).
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ import contextlib
 import os
 import pickle
 import threading
+import weakref
 from typing import Callable, Optional, Sequence
 
 import jax
@@ -33,10 +41,14 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 __all__ = ['batch_map', 'shard_batch', 'lane_devices', 'batch_sharding', 'unsharded',
-           'process_share', 'gather_points', 'initialize_distributed', 'AXIS']
+           'split_by_postsynaptic', 'split_like', 'process_share', 'gather_points',
+           'initialize_distributed', 'AXIS', 'NEURON_AXIS']
 
 AXIS = 'batch'
+NEURON_AXIS = 'neurons'
 _local = threading.local()
+#: The devices each module was split over by :func:`split_by_postsynaptic`.
+_split_devices = weakref.WeakKeyDictionary()
 
 
 def lane_devices() -> list:
@@ -102,6 +114,155 @@ def shard_batch(fn: Callable, *args, devices: Optional[Sequence] = None):
     """``jax.jit(jax.vmap(fn))(*args)`` with the batch (leading axis of every leaf of ``args``)
     padded and spread over ``devices``; the result is cut back to the batch."""
     return jax.jit(batch_map(fn, devices))(*args)
+
+
+# --------------------------------------------------------------------------- neurons
+# brainstate and the package's modules are imported where they are used: importing them starts
+# JAX's backends, and `import ltp_brainpy` imports this module before anything else to start
+# jax.distributed first (initialize_distributed).
+def split_by_postsynaptic(module, devices: Optional[Sequence] = None):
+    r"""Lay the states of ``module`` out over ``devices``, split by postsynaptic neuron.
+
+    Model parallelism for one network: every state of ``module`` (any brainstate module -- a
+    projection, which brings its pre- and postsynaptic populations, a
+    :class:`~ltp_brainpy.LayeredNetwork`, a composition of one's own) is placed on the mesh
+    ``Mesh(devices, ('neurons',))``:
+
+    - per-synapse states (a projection's ``w`` and ``ca``, a rule's per-synapse states) are
+      split along the postsynaptic axis: the last axis of dense ``(n_pre, n_post)`` storage, the
+      rows of sparse ``(n_post, k_max)`` storage;
+    - per-neuron states are split along the neuron axis: those of a population (a module with a
+      ``varshape``: neurons, dendrites, receptor models) and those of a module acting on a
+      population it holds (a projection's postsynaptic conductances, the
+      :class:`~ltp_brainpy.LateralInhibition` and :class:`~ltp_brainpy.AdaptiveThreshold` of
+      a layer);
+    - everything else is replicated (a plasticity rule's per-neuron traces among it), and so is
+      every state of a population whose size is not a multiple of the number of devices
+      (nothing is padded).
+
+    The layout holds for every later write of a state, inside compiled loops too (a
+    ``write_before`` hook of the state applies ``jax.lax.with_sharding_constraint``), so the
+    module's own methods -- :func:`ltp_brainpy.simulate.run` over its steps,
+    :meth:`~ltp_brainpy.LayeredNetwork.train`, :meth:`~ltp_brainpy.LayeredNetwork.evaluate` --
+    run split, and XLA adds the communication (each step gathers the presynaptic open
+    fractions). Results equal those of one device to rounding (sums may be added in another
+    order). ``init_state`` (``brainstate.nn.init_all_states``) creates new states: split again
+    after it; ``reset_state`` keeps the layout.
+
+    Parameters
+    ----------
+    module : brainstate.nn.Module
+        The model, its states initialised.
+    devices : sequence of jax.Device, optional
+        Default: :func:`lane_devices`.
+
+    Returns
+    -------
+    The same ``module``.
+
+    Examples
+    --------
+    >>> from ltp_brainpy import LayeredNetwork, devices
+    >>> net = devices.split_by_postsynaptic(LayeredNetwork([4, 6, 2], seed=0))
+    >>> tuple(net.projections['up_01'].w.value.mantissa.sharding.spec)  # on 1 or 2 devices
+    (None, 'neurons')
+    """
+    import brainstate
+
+    from ._validate import ParameterError
+
+    owner = 'split_by_postsynaptic'
+    if not isinstance(module, brainstate.nn.Module):
+        raise ParameterError(f'{owner}: parameter {"module"!r} must be a brainstate module, '
+                             f'got {type(module).__name__}')
+    devices = lane_devices() if devices is None else list(devices)
+    if not devices or not all(isinstance(d, jax.Device) for d in devices):
+        raise ParameterError(f'{owner}: parameter {"devices"!r} must be a non-empty sequence '
+                             f'of jax devices, got {devices!r}')
+    mesh = Mesh(np.array(devices), (NEURON_AXIS,))
+    states = _states_by_module(module)
+    if not states:
+        raise ParameterError(f'{owner}: parameter {"module"!r} has no states; initialise them '
+                             f'first (brainstate.nn.init_all_states)')
+    for node, state in states:
+        _Placement.attach(state, mesh, _split_rules(node))
+        state.value = state.value  # placed by the hook
+    _split_devices[module] = tuple(devices)
+    return module
+
+
+def split_like(module, model):
+    """Split ``module`` over the devices that ``model`` was split over by
+    :func:`split_by_postsynaptic` (nothing if it was not): copies of a split network, such as
+    those :meth:`~ltp_brainpy.LayeredNetwork.evaluate` runs, run split too."""
+    devices = _split_devices.get(model)
+    if devices is not None:
+        split_by_postsynaptic(module, devices)
+    return module
+
+
+def _states_by_module(module) -> list:
+    """(module, state) for every state of ``module`` and its submodules, each state once."""
+    import brainstate
+
+    pairs, seen = [], set()
+    for _, node in brainstate.graph.iter_node(module):
+        for value in vars(node).values():
+            if isinstance(value, brainstate.State) and id(value) not in seen:
+                seen.add(id(value))
+                pairs.append((node, value))
+    return pairs
+
+
+def _split_rules(node) -> list:
+    """(trailing shape, axis of it split over the devices) of the states of ``node``, the
+    per-synapse layout first."""
+    import brainstate
+
+    from .connectivity import DenseLayout, SparseLayout
+
+    rules = []
+    layout = getattr(node, 'layout', None)
+    if isinstance(layout, (DenseLayout, SparseLayout)):
+        rules.append((tuple(layout.shape), 0 if layout.sparse else 1))
+    populations = ([node] if isinstance(node, brainstate.nn.Dynamics) else
+                   [v for v in vars(node).values() if isinstance(v, brainstate.nn.Dynamics)])
+    return rules + [(tuple(p.varshape), 0) for p in populations]
+
+
+def _sharding(mesh: Mesh, shape, rules) -> NamedSharding:
+    """The neuron axis of ``shape`` (after any batch axes) split over ``mesh``, if the first rule
+    it matches gives one that divides evenly; replicated otherwise."""
+    for trailing, axis in rules:
+        lead = len(shape) - len(trailing)
+        if lead >= 0 and tuple(shape[lead:]) == trailing:
+            if trailing[axis] % mesh.size:
+                break
+            return NamedSharding(mesh, PartitionSpec(*[None] * (lead + axis), NEURON_AXIS))
+    return NamedSharding(mesh, PartitionSpec())
+
+
+class _Placement:
+    """A state's ``write_before`` hook: every array written to it is laid out by
+    :func:`_sharding`."""
+
+    def __init__(self, mesh: Mesh, rules: list):
+        self.mesh, self.rules = mesh, rules
+
+    @classmethod
+    def attach(cls, state, mesh: Mesh, rules: list):
+        """Lay ``state`` out on ``mesh`` from now on (replacing an earlier layout)."""
+        for hook in state.list_hooks('write_before'):
+            if isinstance(hook.callback, cls):
+                hook.callback.mesh, hook.callback.rules = mesh, rules
+                return
+        state.register_hook('write_before', cls(mesh, rules), name='split_by_postsynaptic')
+
+    def __call__(self, context):
+        context.transformed_value = jax.tree.map(self.place, context.transformed_value)
+
+    def place(self, x):
+        return jax.lax.with_sharding_constraint(x, _sharding(self.mesh, jnp.shape(x), self.rules))
 
 
 # --------------------------------------------------------------------------- processes

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import saiunit as u
 
-from . import simulate
+from . import devices, simulate
 from ._inputs import BoundCurrent
 from ._state import filled
 from ._validate import ParameterError, quantity
@@ -547,6 +547,7 @@ class LayeredNetwork(brainstate.nn.Module):
 
         def one(pattern, key):
             net = LayeredNetwork(**self.settings)
+            devices.split_like(net, self)  # over the devices this network is split over
             net._assign_weights(weights)  # this network's own, valid weights
             for threshold in net.thresholds:
                 threshold.theta.value = rises[threshold.name]

@@ -60,3 +60,11 @@ def test_sparse_benchmark_quick_mode_stores_the_same_synapses_either_way():
     assert dense['n_synapses'] == sparse['n_synapses'] > 0
     assert sparse['stored_entries'] < dense['stored_entries'] == 200 * 200
     assert all(row['synapse_steps_per_s'] > 0 for row in report['rows'])
+
+
+def test_network_devices_benchmark_quick_mode_gives_the_same_network_on_two_devices():
+    report = _load('network_devices').main(['--quick'])
+    assert report['n'] == 40 and "'neurons'" in report['two_devices']['w_layout']
+    assert report['float64_check']['max_count_difference'] == 0
+    assert report['float64_check']['max_relative_weight_difference'] <= 1e-12
+    assert all(report[k]['synapse_steps_per_s'] > 0 for k in ('one_device', 'two_devices'))
