@@ -39,7 +39,8 @@ from .network_experiments import NETWORK_ARGUMENTS, pattern_correlation
 from .results import ProtocolResult
 
 __all__ = ['digit_images', 'label_units', 'classify', 'readout_accuracy', 'kmeans_responses',
-           'logistic_accuracy', 'completion_correlation', 'digits', 'N_CLASSES', 'SIDE']
+           'logistic_accuracy', 'completion_correlation', 'input_cells', 'digits', 'N_CLASSES',
+           'SIDE']
 
 N_CLASSES = 10
 SIDE = 8  # images are SIDE x SIDE pixels
@@ -125,6 +126,15 @@ def completion_correlation(hidden_rates, w_down, images, missing) -> float:
                           for r, x in zip(reconstruction, np.asarray(images))]))
 
 
+def input_cells(on_off: bool):
+    """The input layer's cells for images (image, pixel) in [0, 1]: the pixels (ink cells), and
+    with ``on_off`` also their complements (background cells, like the OFF cells of the
+    retina), so that a hidden unit can learn where a digit has no ink as well as where it has."""
+    if on_off:
+        return lambda X: np.concatenate([X, 1.0 - X], axis=1)
+    return lambda X: np.asarray(X)
+
+
 def _check_count(name, value, low, high):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
             or not low <= value <= high:
@@ -137,8 +147,8 @@ def digits(n_hidden=100, n_train=None, n_test=None, n_epochs=1, n_label=500, n_c
            presentation=350.0 * u.ms, test_presentation=None, max_rate=40.0 * u.Hz, fan_in=500.0,
            feedback_fan_in=50.0, lateral_inhibition=1000.0 * u.nS,
            threshold_increment=0.1 * u.mV, tau_threshold=50.0 * u.second,
-           synaptic_scaling=True, feedback=True, seed=0, dt=simulate.DEFAULT_DT, pbar=False,
-           **params) -> ProtocolResult:
+           synaptic_scaling=True, feedback=True, on_off=False, seed=0, dt=simulate.DEFAULT_DT,
+           pbar=False, **params) -> ProtocolResult:
     r"""Learn the handwritten digits without labels; classify and complete them.
 
     A network ``[64, n_hidden]`` (top-down projections with ``feedback``) is shown the first
@@ -170,6 +180,10 @@ def digits(n_hidden=100, n_train=None, n_test=None, n_epochs=1, n_label=500, n_c
         ``presentation``); longer means less Poisson noise in the answers.
     max_rate : Quantity[Hz]
         Input rate of a black pixel.
+    on_off : bool
+        Give the input layer a second cell per pixel that fires for its background
+        (:math:`1 - x`, like the OFF cells of the retina), so that a field can hold where a
+        digit has no ink. On this data set it lowers the accuracy (``docs/network.md``).
     fan_in, feedback_fan_in, lateral_inhibition, threshold_increment, tau_threshold, synaptic_scaling, feedback
         Network options (:class:`~ltp_brainpy.LayeredNetwork`).
     **params
@@ -191,7 +205,7 @@ def digits(n_hidden=100, n_train=None, n_test=None, n_epochs=1, n_label=500, n_c
                            len(X_train))
     n_test = _check_count('n_test', len(X_test) if n_test is None else n_test, 1, len(X_test))
     n_label = _check_count('n_label', min(n_label, n_train), 1, n_train)
-    n_hidden = _check_count('n_hidden', n_hidden, 1, 10_000)
+    n_hidden = _check_count('n_hidden', n_hidden, 1, min(10_000, n_train))
     n_checkpoints = _check_count('n_checkpoints', n_checkpoints, 1, 12)
     n_epochs = _check_count('n_epochs', n_epochs, 1, 100)
     X_train, y_train = X_train[:n_train], y_train[:n_train]
@@ -201,10 +215,9 @@ def digits(n_hidden=100, n_train=None, n_test=None, n_epochs=1, n_label=500, n_c
     shown = np.concatenate([X_train] + [X_train[rng.permutation(n_train)]
                                         for _ in range(n_epochs - 1)])
     missing = np.arange(SIDE * SIDE) >= SIDE * SIDE // 2  # the lower half
-    X_upper = np.where(missing, 0.0, X_test)
-
+    cells = input_cells(on_off)
     net = LayeredNetwork(
-        [SIDE * SIDE, n_hidden], feedback=feedback, fan_in=fan_in,
+        [cells(X_test).shape[1], n_hidden], feedback=feedback, fan_in=fan_in,
         feedback_fan_in=feedback_fan_in, lateral_inhibition=lateral_inhibition,
         max_rate=max_rate, threshold_increment=threshold_increment,
         tau_threshold=tau_threshold, synaptic_scaling=synaptic_scaling, seed=seed, dt=dt,
@@ -214,21 +227,25 @@ def digits(n_hidden=100, n_train=None, n_test=None, n_epochs=1, n_label=500, n_c
         """Accuracy, predictions and completion, learning off, units labelled on
         ``X_label``."""
         n_label = len(X_label)
-        shown = np.concatenate([X_label, X_test, X_upper] if feedback else [X_label, X_test])
+        shown = [cells(X_label), cells(X_test)]
+        if feedback:  # the lower half hidden: its cells silent
+            shown.append(np.where(np.tile(missing, shown[1].shape[1] // missing.size), 0.0,
+                                  shown[1]))
+        shown = np.concatenate(shown)
         rates = np.asarray(net.evaluate(shown, presentation=test_presentation)
                            .rates[1].to_decimal(u.Hz))[0]
         label_rates, test_rates = rates[:n_label], rates[n_label:n_label + n_test]
         accuracy, predictions = readout_accuracy(label_rates, y_label, test_rates, y_test)
         completion = np.nan
         if feedback:
-            w_down = np.asarray(net.weights()['down_01'].to_decimal(u.nS))
+            w_down = np.asarray(net.weights()['down_01'].to_decimal(u.nS))[:, :SIDE * SIDE]
             completion = completion_correlation(rates[n_label + n_test:], w_down, X_test,
                                                 missing)
         return accuracy, predictions, completion
 
     def fields():
-        return np.asarray(net.weights()['up_01'].to_decimal(u.nS)).T.reshape(n_hidden, SIDE,
-                                                                             SIDE)
+        w = np.asarray(net.weights()['up_01'].to_decimal(u.nS))[:SIDE * SIDE]
+        return w.T.reshape(n_hidden, SIDE, SIDE)
 
     start = time.perf_counter()
     fields_before = fields()
@@ -239,7 +256,7 @@ def digits(n_hidden=100, n_train=None, n_test=None, n_epochs=1, n_label=500, n_c
         if done:  # the accuracy during training, units labelled on the first n_label images
             checkpoint_accuracy.append(measure(X_label, y_label)[0])
         tic = time.perf_counter()
-        record = net.train(shown[done:mark], 1, presentation=presentation)
+        record = net.train(cells(shown[done:mark]), 1, presentation=presentation)
         training_rates.append(np.asarray(record.rates[1].to_decimal(u.Hz))[0])
         train_seconds += time.perf_counter() - tic
         done = mark
@@ -338,11 +355,15 @@ def figure(runs):
 
 def _check(args, model, dt, where):
     n_hidden = args['n_hidden']
-    if n_hidden * SIDE * SIDE * 2 > declare.MAX_SYNAPSES:
+    inputs = SIDE * SIDE * (2 if args['on_off'] else 1)
+    if n_hidden * inputs * 2 > declare.MAX_SYNAPSES:
         raise ParameterError(f"{where}: parameter 'n_hidden' expected at most "
-                             f'{declare.MAX_SYNAPSES // (2 * SIDE * SIDE):,}, got {n_hidden:,}')
+                             f'{declare.MAX_SYNAPSES // (2 * inputs):,}, got {n_hidden:,}')
     n_train = args['n_train'] or 1437
     n_test = args['n_test'] or 360
+    if n_hidden > n_train:
+        raise ParameterError(f"{where}: parameter 'n_hidden' expected at most n_train "
+                             f'({n_train}: k-means needs an image per centroid), got {n_hidden}')
     shown = args['n_epochs'] * n_train
     tests = (2 * (n_train + 2 * n_test)
              + (args['n_checkpoints'] - 1) * (min(args['n_label'], n_train) + 2 * n_test))
@@ -367,6 +388,7 @@ declare.protocol(
         test_presentation=_A(u.ms, 'how long an image is shown to label and test',
                              positive=True, step=True),
         feedback=_A(bool, 'top-down projections (needed for completion)'),
+        on_off=_A(bool, 'input cells for the background as well as for the ink'),
         **{key: NETWORK_ARGUMENTS[key] for key in (  # defaults: this function's
             'max_rate', 'fan_in', 'feedback_fan_in', 'lateral_inhibition',
             'threshold_increment', 'tau_threshold', 'synaptic_scaling')}))(digits)

@@ -33,6 +33,7 @@ DBN = ('[[run]]\nlabel = "n"\nprotocol = "dbn_training"\nlayer_sizes = [2, 3]\n'
 ASSOCIATION = ('[[run]]\nlabel = "a"\nprotocol = "association"\nn_pairs = 2\npattern_size = 2\n'
                'n_input = 10\nn_hidden = 4\nn_cycles = 1\n')
 DATASET = '[[run]]\nlabel = "ds"\nprotocol = "dataset"\ndata = "markram1997"\n'
+DIGITS = '[[run]]\nlabel = "dg"\nprotocol = "digits"\nn_hidden = 4\nn_train = 20\nn_test = 10\n'
 
 
 def cfg(base, *lines, top=''):
@@ -184,6 +185,8 @@ CASES = {
     'association_patterns_do_not_fit': run(cfg(ASSOCIATION).replace('pattern_size = 2',
                                                                     'pattern_size = 4'),
                                            'pattern_size'),
+    'digits_more_units_than_images': run(cfg(DIGITS).replace('n_train = 20', 'n_train = 3'),
+                                         'n_hidden'),
     # ----------------------------------------------------------------- NaN, inf, huge values
     'frequency_nan': run(cfg(STDP, 'frequency = "nan Hz"'), 'frequency'),
     'frequency_inf': run(cfg(STDP, 'frequency = "inf Hz"'), 'frequency'),

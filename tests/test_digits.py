@@ -9,7 +9,7 @@ import saiunit as u
 from ltp_brainpy import GlutamateSynapse, LayeredNetwork, LTPNeuron, LTPProjection
 from ltp_brainpy.cli import main
 from ltp_brainpy.digits import (classify, completion_correlation, digit_images, digits,
-                                kmeans_responses, label_units, readout_accuracy)
+                                input_cells, kmeans_responses, label_units, readout_accuracy)
 
 
 def test_the_split_is_fixed_and_stratified():
@@ -117,6 +117,18 @@ def test_digits_is_deterministic_for_a_seed():
     for key, value in a.arrays().items():
         np.testing.assert_array_equal(value, b.arrays()[key], err_msg=key)
     assert a.summary['accuracy'] == b.summary['accuracy']
+
+
+def test_on_off_cells_add_the_background_and_shape_the_fields():
+    X = digit_images()[2][:5]
+    np.testing.assert_array_equal(input_cells(False)(X), X)
+    cells = input_cells(True)(X)
+    assert cells.shape == (5, 128)
+    np.testing.assert_allclose(cells[:, :64] + cells[:, 64:], 1.0)  # ink + background
+    result = digits(n_hidden=6, n_train=12, n_test=6, n_label=12, n_checkpoints=1,
+                    presentation=30.0 * u.ms, on_off=True)
+    assert result.fields_after.shape == (6, 8, 8)  # the ink cells' fields
+    assert np.isfinite(result.summary['completion_after'])
 
 
 @pytest.mark.slow
