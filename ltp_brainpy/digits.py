@@ -194,7 +194,8 @@ def digits(n_hidden=100, n_train=None, n_test=None, n_epochs=1, n_label=500, n_c
     ProtocolResult
         conditions ``model`` = network, plasticity off, k-means, logistic regression, with
         ``accuracy`` in the summary; ``weight_change`` the mean absolute change of the
-        bottom-up AMPA conductances relative to their mean (scaling keeps each unit's total); traces ``fields_before``/``fields_after`` (unit, 8, 8) in nS,
+        bottom-up AMPA conductances relative to their mean (scaling keeps each unit's total);
+        traces ``fields_before``/``fields_after`` (unit, 8, 8) in nS,
         ``confusion`` (true, predicted), ``checkpoint_images``/``checkpoint_accuracy``,
         ``training_rates`` (image, unit) in Hz, ``kmeans_centroids`` (unit, 8, 8), and the
         completion correlations.

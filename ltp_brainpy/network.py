@@ -197,8 +197,9 @@ class LayeredNetwork(brainstate.nn.Module):
     Layer :math:`l` projects to :math:`l + 1` (bottom-up) and, with ``feedback``, back
     (top-down); every projection has its own :class:`GlutamateSynapse` (the release pools of
     its boutons, one per presynaptic neuron). A pattern :math:`x \in [0, 1]^{n_0}` drives the
-    input layer either as Poisson spike trains at :math:`x_i \cdot` ``max_rate`` (each input spike is a current kick that
-    fires the unit) or as a current :math:`x_i \cdot` ``input_current``.
+    input layer either as Poisson spike trains at :math:`x_i \cdot` ``max_rate`` (each input
+    spike is a current kick that fires the unit) or as a current
+    :math:`x_i \cdot` ``input_current``.
 
     So that layers of 2 and of thousands of units behave alike, each projection's current is
     scaled by ``fan_in / n_pre``: every neuron receives the current of ``fan_in`` synapses'
@@ -207,7 +208,7 @@ class LayeredNetwork(brainstate.nn.Module):
     which also keeps the recurrent bottom-up/top-down loops from running away.
 
     The defaults make every layer fire in a useful range: presented with patterns of 10 to
-    50 % active inputs, each layer of ``LayeredNetwork([N, N, N])`` fires at 2 to 30 Hz on
+    50 % active inputs, each layer of ``LayeredNetwork([N, N, N])`` fires at 2 to 35 Hz on
     average for N from 5 to 1000 (in 2-unit layers, which follow their one active input, up
     to 60 Hz), while learning and after (``tests/test_network.py``). The top-down drive is
     a twentieth of the bottom-up one, so that the layer below stays led by its own input.
