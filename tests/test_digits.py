@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import saiunit as u
 
-from ltp_brainpy import GlutamateSynapse, LayeredNetwork, LTPNeuron, LTPProjection
+from ltp_brainpy import GlutamateSynapse, LayeredNetwork, LTPNeuron, LTPProjection, simulate
 from ltp_brainpy.cli import main
 from ltp_brainpy.digits import (classify, completion_correlation, digit_images, digits,
                                 input_cells, kmeans_responses, label_units, readout_accuracy)
@@ -95,15 +95,14 @@ def test_a_frozen_projection_runs_the_same_as_a_non_plastic_one():
                              plastic=False)
         brainstate.nn.init_all_states([post, proj])
         proj.learns = learns
-        rng = np.random.default_rng(0)
-        V = []
-        with brainstate.environ.context(dt=0.1 * u.ms):
-            for i in range(400):
-                with brainstate.environ.context(i=i, t=i * 0.1 * u.ms):
-                    proj.update(rng.uniform(size=5) < 0.05)
-                    post.update()
-                    V.append(np.asarray(post.V.value.to_decimal(u.mV)))
-        return np.array(V)
+        spikes = np.random.default_rng(0).uniform(size=(400, 5)) < 0.05
+
+        def step(spike):
+            proj.update(spike)
+            post.update()
+            return post.V.value.to_decimal(u.mV)
+
+        return np.asarray(simulate.run(step, 400, spikes, dt=0.1 * u.ms))
 
     V_frozen, V_off = run(False), run(True)
     assert np.ptp(V_off) > 1.0
